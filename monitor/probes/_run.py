@@ -1,0 +1,243 @@
+"""One probe run: timed calls, findings, the run's timeout, and cleanup of what it created."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from monitor.probes._convergence import Observation, Pacer, wait_until
+from monitor.probes._sides import TimedAuth, TimedBackend
+from monitor.results import Inconsistency, ProbeResult, Step, Sync, outcome_of
+from monitor.settings import Deadlines, ProbeSettings
+from monitor.targets.base import Fields, NotFound, Target, TargetError, Throttled
+
+T = TypeVar("T")
+log = logging.getLogger("monitor.probes")
+
+CLEANUP_ATTEMPTS = 3
+
+
+class ProbeError(Exception):
+    """The probe could not finish its check; the message names the call and the cause."""
+
+    def __init__(self, message: str, *, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.throttled = throttled
+
+
+@dataclass
+class SyntheticUser:
+    """A tagged user this run created, with the field values Auth holds for it."""
+
+    id: str
+    email: str
+    fields: Fields
+
+
+class ProbeRun:
+    """Collects one run's steps, syncs and findings; cleans up in every case.
+
+    Use as `async with ProbeRun(name, target, settings) as run:`; any exception in the
+    body becomes `outcome=error` (keeping what was found before), the run's timeout
+    applies, and every user the run created is deleted under a shielded deadline.
+    """
+
+    def __init__(self, probe: str, target: Target, settings: ProbeSettings) -> None:
+        self.probe = probe
+        self.target = target
+        self.settings = settings
+        self.clock = target.clock
+        self.auth = TimedAuth(target.auth, self.call)
+        self.backend = TimedBackend(target.backend, self.call)
+        self.reads = TimedBackend(target.backend, self.untimed)
+        self._steps: list[Step] = []
+        self._syncs: list[Sync] = []
+        self._found: list[Inconsistency] = []
+        self._error: str | None = None
+        self._users: dict[str, SyntheticUser] = {}
+        self._deleted: set[str] = set()
+        self._current: str | None = None
+        self._timeout = asyncio.timeout(settings.timeout)
+        self._started_wall = 0.0
+        self._t0 = 0.0
+        self._t1 = 0.0
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return self.settings.deadlines
+
+    async def __aenter__(self) -> ProbeRun:
+        self._started_wall = self.clock.wall()
+        self._t0 = self.clock.monotonic()
+        await self._timeout.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        try:
+            await self._timeout.__aexit__(et, exc, tb)
+        except TimeoutError:
+            during = f" (during {self._current})" if self._current else ""
+            self._error = f"timed out after {self.settings.timeout:g} s{during}"
+        else:
+            if isinstance(exc, Exception):
+                self._note_error(exc)
+        await self._clean_up()
+        self._t1 = self.clock.monotonic()
+        return isinstance(exc, Exception)
+
+    def _note_error(self, exc: Exception) -> None:
+        if isinstance(exc, ProbeError):
+            self._error = str(exc)
+        else:
+            log.exception("probe %s on %s crashed", self.probe, self.target.name, exc_info=exc)
+            self._error = f"internal error: {type(exc).__name__}: {exc}"
+
+    def result(self) -> ProbeResult:
+        return ProbeResult(
+            target=self.target.name,
+            probe=self.probe,
+            outcome=outcome_of(self._found, self._error),
+            started_at=self._started_wall,
+            duration_seconds=self._t1 - self._t0,
+            syncs=tuple(self._syncs),
+            steps=tuple(self._steps),
+            inconsistencies=tuple(self._found),
+            error=self._error,
+        )
+
+    # -- calls -------------------------------------------------------------------------
+
+    async def call(self, name: str, call: Awaitable[T], expected: tuple[type[Exception], ...] = ()) -> T:
+        """Time one adapter call as a step; a failure becomes a ProbeError naming the call."""
+        started = self.clock.monotonic()
+        self._current = name
+        try:
+            return await call
+        except expected:
+            raise
+        except TargetError as exc:
+            raise ProbeError(f"{name}: {exc}", throttled=isinstance(exc, Throttled)) from exc
+        finally:
+            self._current = None
+            self._steps.append(Step(name, self.clock.monotonic() - started, started))
+
+    async def untimed(
+        self, name: str, call: Awaitable[T], expected: tuple[type[Exception], ...] = ()
+    ) -> T:
+        """A read inside a convergence wait: errors are named, but it is not a step."""
+        try:
+            return await call
+        except expected:
+            raise
+        except TargetError as exc:
+            raise ProbeError(f"{name}: {exc}") from exc
+
+    def found(self, kind: str, detail: str) -> None:
+        self._found.append(Inconsistency(kind, detail))
+
+    # -- synthetic users --------------------------------------------------------------
+
+    def new_fields(self) -> Fields:
+        """A fresh tagged email and a non-default value in every field Backend mirrors."""
+        token = lambda: f"{self.target.rng.getrandbits(32):08x}"  # noqa: E731
+        fields = {f: f"{f.rsplit('.', 1)[-1]}-{token()}" for f in self.mutable_fields}
+        return {"email": self.target.new_email(), **fields}
+
+    @property
+    def mutable_fields(self) -> list[str]:
+        return [f for f in self.target.backend.fields if f != "email"]
+
+    def track(self, user_id: str, fields: Fields) -> SyntheticUser:
+        """Remember a created user so cleanup deletes it."""
+        user = SyntheticUser(user_id, fields["email"], dict(fields))
+        self._users.setdefault(user_id, user)
+        return self._users[user_id]
+
+    def deleted(self, user_id: str) -> None:
+        self._deleted.add(user_id)
+
+    async def create_user(self, fields: Fields | None = None) -> tuple[SyntheticUser, float]:
+        """Create a tagged user in Auth; returns it and the instant Auth acknowledged."""
+        fields = fields or self.new_fields()
+        user_id = await self.auth.create(fields)
+        acked = self.clock.monotonic()
+        return self.track(user_id, fields), acked
+
+    # -- waiting ----------------------------------------------------------------------
+
+    def pacer(self, operation: str) -> Pacer:
+        pacer = self.target.state.setdefault(f"pacer:{operation}", Pacer())
+        assert isinstance(pacer, Pacer)
+        return pacer
+
+    async def wait(
+        self,
+        operation: str,
+        read: Callable[[], Awaitable[T]],
+        done: Callable[[T], bool],
+        *,
+        acked: float,
+        sync: bool = True,
+    ) -> Observation[T]:
+        """Wait until `done`, at most until `acked + give_up`; a sync also checks `slow`."""
+        started = self.clock.monotonic()
+        self._current = f"backend.wait_{operation}"
+        obs = await wait_until(
+            read, done, acked=acked, deadline=acked + self.deadlines.give_up,
+            clock=self.clock, pacer=self.pacer(operation),
+        )
+        self._current = None
+        self._steps.append(Step(f"backend.wait_{operation}", self.clock.monotonic() - started, started))
+        if sync:
+            self._record_sync(operation, obs, acked)
+        return obs
+
+    def _record_sync(self, operation: str, obs: Observation[Any], acked: float) -> None:
+        self._syncs.append(Sync(operation, obs.seconds, obs.reads, acked))
+        limit = self.deadlines.sync
+        if obs.seconds is not None and obs.seconds > limit:
+            self.found("slow", f"{operation} visible in backend after {obs.seconds:.3f} s "
+                       f"(threshold {limit:g} s)")
+
+    # -- cleanup ----------------------------------------------------------------------
+
+    async def _clean_up(self) -> None:
+        task = asyncio.ensure_future(
+            asyncio.wait_for(self._delete_all(), self.settings.cleanup_deadline)
+        )
+        self.target.cleanups.add(task)
+        task.add_done_callback(self.target.cleanups.discard)
+        try:
+            await asyncio.shield(task)
+        except TimeoutError:
+            self._cleanup_failed(f"timed out after {self.settings.cleanup_deadline:g} s")
+
+    async def _delete_all(self) -> None:
+        self.target.on_cleanup(list(self._users))
+        for user_id in self._users:
+            if user_id not in self._deleted:
+                await self._delete_with_retry(user_id)
+
+    async def _delete_with_retry(self, user_id: str) -> None:
+        for attempt in range(CLEANUP_ATTEMPTS):
+            try:
+                await self.call("auth.delete", self.target.auth.delete(user_id), (NotFound,))
+                return
+            except NotFound:
+                return
+            except ProbeError as exc:
+                if attempt == CLEANUP_ATTEMPTS - 1:
+                    self._cleanup_failed(str(exc))
+                    return
+                await self.clock.sleep(0.05 * 4**attempt)
+
+    def _cleanup_failed(self, why: str) -> None:
+        log.warning("cleanup of %s on %s failed: %s", self.probe, self.target.name, why)
+        if self._error is None:
+            self._error = f"cleanup failed, the ledger keeps the rest for the janitor: {why}"

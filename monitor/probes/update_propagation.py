@@ -1,0 +1,57 @@
+"""update_propagation: an update reaches Backend in time; of two quick updates the last wins."""
+
+from __future__ import annotations
+
+from monitor.probes._convergence import hold
+from monitor.probes._expect import (
+    differing,
+    matches,
+    reaches_backend,
+    update_reaches_backend,
+    update_user,
+)
+from monitor.probes._run import ProbeRun, SyntheticUser
+from monitor.results import ProbeResult
+from monitor.settings import Deadlines, ProbeSettings
+from monitor.targets.base import Target
+
+GROUP = "core"
+KINDS = ("missing", "stale", "partial", "duplicate", "slow")
+NEEDS = ("auth.create", "auth.update", "auth.delete", "backend.get_user", "backend.count_users")
+EXCLUSIVE = False
+
+
+def worst_case(deadlines: Deadlines) -> float:
+    return 3 * deadlines.give_up + deadlines.sync
+
+
+async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
+    async with ProbeRun("update_propagation", target, settings) as probe:
+        await check(probe)
+    return probe.result()
+
+
+async def check(probe: ProbeRun) -> None:
+    user, acked = await probe.create_user()
+    if not await reaches_backend(probe, user, acked):
+        return
+    first, second = probe.mutable_fields[0], probe.mutable_fields[-1]
+    before, acked = await update_user(probe, user, {first: f"{user.fields[first]}-1"})
+    if await update_reaches_backend(probe, user, before, acked):
+        await last_update_wins(probe, user, first, second)
+
+
+async def last_update_wins(probe: ProbeRun, user: SyntheticUser, first: str, second: str) -> None:
+    """Two updates back to back: Backend must end, and stay, on the second."""
+    await update_user(probe, user, {first: f"{user.fields[first]}-2", second: "older"})
+    before, acked = await update_user(probe, user, {first: f"{user.fields[first]}-3", second: "newer"})
+    if not await update_reaches_backend(probe, user, before, acked):
+        return
+    expected = dict(user.fields)
+    reverted = await hold(
+        lambda: probe.reads.get_user(user.id), matches(expected),
+        until=acked + probe.deadlines.sync, clock=probe.clock,
+    )
+    if reverted is not None:
+        fields = ", ".join(differing(reverted, expected))
+        probe.found("stale", f"an older update overwrote the newer one in {fields}")

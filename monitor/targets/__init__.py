@@ -1,0 +1,1 @@
+"""Targets: an Auth side plus a Backend side, reached through adapters."""
