@@ -15,8 +15,10 @@ _ORDER_EPSILON = 1e-6  # keeps deliveries strictly ordered when their due times 
 class SyncPipeline:
     """Delivers each event `sync_delay` (± jitter) after it was emitted, first in first out.
 
-    `reorder_sync` lets one update overtake nothing but be overtaken: it lands
-    `reorder_hold` late without holding back the events behind it.
+    An event emitted while Backend is down is lost (the orphan sweeper is the remedy).
+    `reorder_sync` holds an update back until the next change of the same user has
+    been applied, then applies it: an older update lands after a newer one. With no
+    newer change within `reorder_hold`, the held update is merely late.
     """
 
     def __init__(
@@ -37,26 +39,55 @@ class SyncPipeline:
         self._truth = truth
         self._last_due = 0.0
         self._pending: set[asyncio.TimerHandle] = set()
+        self._held: dict[str, tuple[Event, asyncio.TimerHandle]] = {}
 
     def emit(self, event: Event) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._truth.emitted(event.seq, event.op, event.user_id, event.version, now)
+        if self._backend.down:
+            return
         due = max(now + self._dice.jitter(self._delay, self._jitter), self._last_due + _ORDER_EPSILON)
-        if event.op == "update" and self._dice.fires("reorder_sync"):
-            self._truth.fired("reorder_sync", event.user_id, "update", now, event.version)
-            due += self._hold
-        else:
-            self._last_due = due
+        self._last_due = due
+        self._later(due, lambda: self._deliver(event))
+
+    def _later(self, due: float, action: object) -> asyncio.TimerHandle:
+        loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle | None = None
 
-        def deliver() -> None:
-            assert handle is not None
-            self._pending.discard(handle)
-            self._backend.apply(event, loop.time())
+        def fire() -> None:
+            self._pending.discard(handle)  # type: ignore[arg-type]
+            action()  # type: ignore[operator]
 
-        handle = loop.call_at(due, deliver)
+        handle = loop.call_at(due, fire)
         self._pending.add(handle)
+        return handle
+
+    def _deliver(self, event: Event) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._should_hold(event):
+            self._truth.fired("reorder_sync", event.user_id, "update", now, event.version)
+            handle = self._later(now + self._hold, lambda: self._release(event.user_id))
+            self._held[event.user_id] = (event, handle)
+            return
+        self._backend.apply(event, now)
+        if event.user_id in self._held:
+            held, handle = self._held[event.user_id]
+            handle.cancel()
+            self._pending.discard(handle)
+            self._release(event.user_id)
+
+    def _should_hold(self, event: Event) -> bool:
+        return (
+            event.op == "update"
+            and event.user_id not in self._held
+            and self._dice.fires("reorder_sync")
+        )
+
+    def _release(self, user_id: str) -> None:
+        held = self._held.pop(user_id, None)
+        if held is not None:
+            self._backend.apply(held[0], asyncio.get_running_loop().time())
 
     @property
     def pending(self) -> int:
@@ -66,3 +97,4 @@ class SyncPipeline:
         for handle in self._pending:
             handle.cancel()
         self._pending.clear()
+        self._held.clear()
