@@ -1,0 +1,273 @@
+"""The long-running monitor: scheduler, recorder, HTTP server, reload and graceful stop.
+
+The lifecycle is explicit (AppRunner/TCPSite) rather than in the app's cleanup_ctx
+because the order matters: on SIGTERM the HTTP server must keep answering (/readyz
+503) while running probes get their grace period, and only then close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from monitor import __version__
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.config import Config, ConfigError, TargetConfig, load_config
+from monitor.metrics import LastRunCollector, Metrics
+from monitor.recorder import Recorded, Recorder
+from monitor.results import result_to_dict
+from monitor.scheduler import Changes, ProbeScheduler
+from monitor.targets.base import Target
+from monitor.targets.build import build_target
+from monitor.web import make_app
+
+log = logging.getLogger("monitor.daemon")
+
+LAG_PERIOD = 0.25  # how often the event-loop lag is sampled
+UNRESPONSIVE_AFTER = 10.0  # /healthz fails when the lag sampler has not run for this long
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` → (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"listen address {listen!r}: expected HOST:PORT, e.g. 0.0.0.0:9465")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def state_dir_from(arg: str | None) -> Path:
+    """`--state-dir`, else `$MONITOR_STATE_DIR`, else `$XDG_STATE_HOME/consistency-monitor`."""
+    chosen = arg or os.environ.get("MONITOR_STATE_DIR")
+    if chosen:
+        return Path(chosen)
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "consistency-monitor"
+
+
+def config_deadlines(config: Config) -> set[float]:
+    """Every sync and give_up deadline in use: sync-latency histogram bounds include them."""
+    found = set()
+    for target in config.targets:
+        for probe in config.probe_names(target):
+            d = config.probe_settings(target, probe).deadlines
+            found |= {d.sync, d.give_up}
+    return found
+
+
+@dataclass
+class ReloadOutcome:
+    """What a reload did, or why it changed nothing."""
+
+    ok: bool
+    changes: Changes | None = None
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        if not self.ok:
+            return {"status": "error", "errors": self.errors}
+        assert self.changes is not None
+        return {"status": "ok", "changes": self.changes.as_dict(), "notes": self.notes}
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Daemon:
+    """Everything `consistency-monitor run` keeps alive."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: Path | None,
+        state_dir: Path,
+        listen: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.state_dir = state_dir
+        self.listen = listen or config.server.listen
+        self.clock = clock
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.metrics = Metrics(self.registry, deadlines=config_deadlines(config))
+        self.recorder = Recorder(self.metrics, history=config.server.history)
+        self.registry.register(LastRunCollector(self.recorder))
+        self.scheduler = ProbeScheduler(self.recorder, self._make_target, clock)
+        self._runner: web.AppRunner | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self._last_tick = 0.0
+        self._reloading = asyncio.Lock()
+        self._last_reload: tuple[bool, float | None] = (False, None)
+        self._stopping = False
+        self.started_at = clock.wall()
+
+    def _make_target(self, config: TargetConfig) -> Target:
+        return build_target(config, clock=self.clock)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Schedule every job, start the lag sampler, then serve HTTP."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.scheduler.apply(self.config)
+        self.scheduler.start()
+        self._reload_succeeded()
+        self._last_tick = asyncio.get_running_loop().time()
+        self._lag_task = asyncio.get_running_loop().create_task(self._sample_lag())
+        self._runner = web.AppRunner(make_app(self), access_log=None)
+        await self._runner.setup()
+        host, port = parse_listen(self.listen)
+        await web.TCPSite(self._runner, host, port).start()
+        log.info("serving on %s (%d jobs)", self.address, len(self.recorder.jobs()))
+
+    @property
+    def address(self) -> str:
+        """The bound address, e.g. `127.0.0.1:9465` (the real port when 0 was asked)."""
+        assert self._runner is not None
+        host, port = self._runner.addresses[0][:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Not ready at once; running probes get `grace`; cleanups finish; then close."""
+        self._stopping = True
+        log.info("stopping: letting running probes finish for up to %g s", grace)
+        await self.scheduler.shutdown(grace=grace)
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            await asyncio.gather(self._lag_task, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        log.info("stopped")
+
+    async def _sample_lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_PERIOD)
+            self._last_tick = loop.time()
+            self.metrics.loop_lag.observe(max(0.0, self._last_tick - before - LAG_PERIOD))
+
+    # -- reload -----------------------------------------------------------------------
+
+    async def reload(self) -> ReloadOutcome:
+        """Re-read the config file; on any error keep the running config untouched."""
+        async with self._reloading:
+            try:
+                new = load_config(self.config_path)
+            except ConfigError as exc:
+                return self._reload_failed(exc)
+            notes = self._restart_notes(new)
+            changes = await self.scheduler.apply(new)
+            self.recorder.set_history(new.server.history)
+            self.config = new
+            self._reload_succeeded()
+            log.info("reloaded: %s", changes.as_dict())
+            return ReloadOutcome(True, changes, notes=notes)
+
+    def _restart_notes(self, new: Config) -> list[str]:
+        notes = []
+        if new.server.listen != self.config.server.listen:
+            notes.append("server.listen changed: it takes effect after a restart")
+        if not config_deadlines(new) <= config_deadlines(self.config):
+            notes.append("new deadlines: sync-latency histogram bounds follow after a restart")
+        for note in notes:
+            log.warning("reload: %s", note)
+        return notes
+
+    def _reload_failed(self, exc: ConfigError) -> ReloadOutcome:
+        self.metrics.reload_ok.set(0)
+        self._last_reload = (False, self._last_reload[1])
+        for line in exc.errors:
+            log.error("reload failed, keeping the running config: %s: %s", exc.source, line)
+        return ReloadOutcome(False, errors=[f"{exc.source}: {e}" for e in exc.errors])
+
+    def _reload_succeeded(self) -> None:
+        now = self.clock.wall()
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(now)
+        self._last_reload = (True, now)
+
+    # -- what the web layer reads -----------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.scheduler.running and not self._stopping
+
+    @property
+    def responsive(self) -> bool:
+        return asyncio.get_running_loop().time() - self._last_tick < UNRESPONSIVE_AFTER
+
+    def admin_token(self) -> str | None:
+        token = self.config.server.admin_token
+        return token.get_secret_value() if token is not None else None
+
+    def find_result(self, seq: int) -> Recorded | None:
+        return self.recorder.find(seq)
+
+    def status(self, *, history: int | None = None) -> dict[str, Any]:
+        """Per target × probe: last result, last and next run, recent results."""
+        ok, when = self._last_reload
+        return {
+            "version": __version__,
+            "ready": self.ready,
+            "started_at": _iso(self.started_at),
+            "config": {
+                "source": str(self.config_path) if self.config_path else "embedded default",
+                "last_reload_successful": ok,
+                "last_reload_success_at": _iso(when),
+            },
+            "runtime": {
+                "asyncio_tasks": len(asyncio.all_tasks()),
+                "runs_in_flight": self.scheduler.in_flight,
+            },
+            "jobs": [self._job_status(t, p, history) for t, p in self.recorder.jobs()],
+        }
+
+    def _job_status(self, target: str, probe: str, history: int | None) -> dict[str, Any]:
+        recent = self.recorder.history(target, probe)
+        if history is not None:
+            recent = recent[-history:] if history else []
+        last = self.recorder.last_run(target, probe)
+        entries = [{"seq": r.seq, **result_to_dict(r.result)} for r in recent]
+        return {
+            "target": target,
+            "probe": probe,
+            "interval_seconds": last.interval if last else None,
+            "last_run_timestamp": last.last_run if last else None,
+            "next_run_timestamp": self.scheduler.next_run(target, probe),
+            "last": entries[-1] if entries else None,
+            "history": entries,
+        }
+
+
+async def serve(daemon: Daemon, *, grace: float) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[ReloadOutcome]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(daemon.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    await daemon.start()
+    await stop.wait()
+    await daemon.stop(grace=grace)
