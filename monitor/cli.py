@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,10 +17,19 @@ from monitor.config import Config, ConfigError, load_config
 from monitor.probes import GROUPS, PROBE_NAMES, expand
 from monitor.report import results_table, summarise, summary_table, summary_to_dict, tally
 from monitor.results import ProbeResult, report_to_dict
+from monitor.run_command import add_run_parser, cmd_run
 from monitor.runner import run_probe
 from monitor.targets.build import build_target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROG = "consistency-monitor"
+Plan = dict[str, list[str]]  # target name → the probes to run on it, in order
+
+_EXIT_STATUS = """\
+exit status:
+  0  every probe passed
+  1  a probe found an inconsistency (fail) or could not finish (error)
+  2  bad usage or an invalid config file (every problem on stderr, with its key path)"""
 
 
 class UsageError(Exception):
@@ -34,72 +44,173 @@ def config_path(arg: str | None) -> Path | None:
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", metavar="PATH",
-        help="config file (default: $MONITOR_CONFIG, else the embedded simulator default)",
+        "--config",
+        metavar="PATH",
+        help="config file (default: $MONITOR_CONFIG, else the embedded simulator config)",
+    )
+
+
+def _sub(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, text: str
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="consistency-monitor",
+        prog=PROG,
         description="Prove continuously that an Auth service and a Backend service agree on "
-        "their users, with synthetic probes.",
+        "their users, with synthetic probes exported as Prometheus metrics.",
+        epilog=f"Run '{PROG} COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _check_parser(sub)
-    validate = sub.add_parser("validate", help="check a config file: prints ok or every error")
-    _add_config(validate)
-    sub.add_parser("schema", help="print the config file's JSON Schema")
+    add_run_parser(sub)
+    _validate_parser(sub)
+    _sub(sub, "schema", "print the config file's JSON Schema", _SCHEMA_TEXT)
     return parser
 
 
-def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    groups = "; ".join(f"{g}: {', '.join(n)}" for g, n in GROUPS.items())
-    check = sub.add_parser(
-        "check",
-        help="run every probe once against every target and print the results",
-        description="Run every configured probe once against every configured target. "
-        "Exit status: 0 all passed, 1 a probe failed or errored, 2 bad usage or config.",
-        epilog=f"probes: {', '.join(PROBE_NAMES)}. groups: {groups}.",
+_SCHEMA_TEXT = """\
+Print the JSON Schema of the config file on stdout, for editors and CI linting, e.g.
+  # yaml-language-server: $schema=consistency-monitor.schema.json"""
+
+
+_VALIDATE_TEXT = """\
+Load and validate config files without running anything, like `promtool check config`:
+prints `ok` for each good file and every problem of a bad one, one per line with its key
+path, on stderr. Exit status 0 when every file is valid, 2 otherwise. ${VAR} references and
+*_file secrets are resolved, so run it where the monitor runs."""
+
+
+def _validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = _sub(sub, "validate", "check config files: prints ok or every error", _VALIDATE_TEXT)
+    validate.add_argument(
+        "paths", nargs="*", metavar="PATH", help="config files (default: as for --config)"
     )
+    _add_config(validate)
+
+
+def _wrapped(text: str, indent: str, first: str | None = None) -> str:
+    start = indent if first is None else first
+    return textwrap.fill(text, width=88, initial_indent=start, subsequent_indent=indent)
+
+
+def _probe_help() -> str:
+    """The probes and groups `--probe` accepts, wrapped for the terminal."""
+    groups = [_wrapped(", ".join(n), " " * 13, f"  {g:<10} ") for g, n in GROUPS.items()]
+    probes = _wrapped(", ".join(PROBE_NAMES), "  ")
+    return f"probes:\n{probes}\n\ngroups:\n" + "\n".join(groups)
+
+
+_CHECK_TEXT = """\
+Run the configured probes once against the configured targets, print the results and exit.
+Targets run concurrently; the probes of one target run one after another. Use it in CI, as a
+smoke test after a deploy, or to try a config before `run`."""
+
+_CHECK_EXAMPLES = f"""\
+examples:
+  {PROG} check --config monitor.yaml
+  {PROG} check --probe core --target staging
+  {PROG} check --probe create_sync,delete_cascade --repeat 20 --format json"""
+
+
+def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = _sub(sub, "check", "run the probes once and print the results", _CHECK_TEXT)
+    check.epilog = f"{_probe_help()}\n\n{_EXIT_STATUS}\n\n{_CHECK_EXAMPLES}"
     _add_config(check)
-    check.add_argument("--probe", action="append", metavar="NAME",
-                       help="run only this probe or group (core, integrity); repeatable")
-    check.add_argument("--target", action="append", metavar="NAME",
-                       help="run only this target; repeatable")
-    check.add_argument("--format", choices=("table", "json"), default="table")
-    check.add_argument("--repeat", type=int, default=1, metavar="N",
-                       help="run the set N times and print success rates and percentiles")
+    check.add_argument(
+        "--probe",
+        action="append",
+        metavar="NAME",
+        help="run only this probe or group; repeatable, or comma-separated (default: every "
+        "probe the target lists; either way they run in config order)",
+    )
+    check.add_argument(
+        "--target", action="append", metavar="NAME", help="run only this target; repeatable"
+    )
+    check.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table for people, json for scripts: {ok, results[, summary]} (default: table)",
+    )
+    check.add_argument(
+        "--repeat",
+        default="1",
+        metavar="N",
+        help="run everything N times, then print success rates and sync latency p50/p99 per "
+        "target and probe (default: 1)",
+    )
+
+
+def _names(requested: list[str] | None) -> list[str]:
+    """`--probe a,b --probe c` → [a, b, c]."""
+    return [n.strip() for arg in requested or [] for n in arg.split(",") if n.strip()]
 
 
 def chosen_probes(requested: list[str] | None) -> list[str] | None:
-    if not requested:
+    """The probes named by `--probe`, groups expanded; None when not given."""
+    names = _names(requested)
+    if not names:
         return None
     valid = [*PROBE_NAMES, *GROUPS]
-    for name in requested:
+    for name in names:
         if name not in valid:
             raise UsageError(f"unknown probe {name!r} (valid: {', '.join(valid)})")
-    return expand(requested)
+    return expand(names)
 
 
 def chosen_targets(config: Config, requested: list[str] | None) -> list[str]:
+    """The targets named by `--target`, in config order; every target when not given."""
     names = [t.name for t in config.targets]
-    for name in requested or []:
+    wanted = _names(requested)
+    for name in wanted:
         if name not in names:
             raise UsageError(f"unknown target {name!r} (valid: {', '.join(names)})")
-    return [n for n in names if not requested or n in requested]
+    return [n for n in names if not wanted or n in wanted]
 
 
-async def run_target(config: Config, name: str, probes: list[str] | None, repeat: int) -> list[ProbeResult]:
-    """Every chosen probe of one target, in order, `repeat` times."""
+def repeat_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise UsageError("--repeat must be a whole number, at least 1")
+    return count
+
+
+def check_plan(config: Config, targets: list[str], probes: list[str] | None) -> Plan:
+    """Which probes run on which target; an empty plan is a usage error, not a pass."""
+    plan = {}
+    for name in targets:
+        configured = config.probe_names(config.target(name))
+        plan[name] = [p for p in configured if probes is None or p in probes]
+    if not any(plan.values()):
+        raise UsageError(
+            f"none of {', '.join(probes or [])} is configured on {', '.join(targets)} "
+            "(see `probes:` in the config)"
+        )
+    return plan
+
+
+async def run_target(
+    config: Config, name: str, probes: list[str], repeat: int
+) -> list[ProbeResult]:
+    """The given probes of one target, in order, `repeat` times."""
     target_config = config.target(name)
     target = build_target(target_config, clock=SYSTEM_CLOCK)
-    names = [p for p in config.probe_names(target_config) if probes is None or p in probes]
     results = []
     try:
         for _ in range(repeat):
-            for probe in names:
+            for probe in probes:
                 settings = config.probe_settings(target_config, probe)
                 results.append(await run_probe(target, probe, settings))
     finally:
@@ -107,8 +218,10 @@ async def run_target(config: Config, name: str, probes: list[str] | None, repeat
     return results
 
 
-async def run_check(config: Config, targets: list[str], probes: list[str] | None, repeat: int) -> list[ProbeResult]:
-    per_target = await asyncio.gather(*(run_target(config, t, probes, repeat) for t in targets))
+async def run_check(config: Config, plan: Plan, repeat: int) -> list[ProbeResult]:
+    """Every target concurrently; results grouped by target, in plan order."""
+    runs = (run_target(config, name, probes, repeat) for name, probes in plan.items() if probes)
+    per_target = await asyncio.gather(*runs)
     return [r for results in per_target for r in results]
 
 
@@ -124,20 +237,36 @@ def print_check(results: list[ProbeResult], fmt: str, repeat: int) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    if args.repeat < 1:
-        raise UsageError("--repeat must be at least 1")
+    repeat = repeat_count(args.repeat)
     probes = chosen_probes(args.probe)
     config = load_config(config_path(args.config))
-    targets = chosen_targets(config, args.target)
-    results = asyncio.run(run_check(config, targets, probes, args.repeat))
-    print_check(results, args.format, args.repeat)
+    plan = check_plan(config, chosen_targets(config, args.target), probes)
+    results = asyncio.run(run_check(config, plan, repeat))
+    print_check(results, args.format, repeat)
     return EXIT_OK if all(r.outcome == "pass" for r in results) else EXIT_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    load_config(config_path(args.config))
-    print("ok")
+    paths: list[Path | None] = [Path(p) for p in args.paths] or [config_path(args.config)]
+    return max(_validate_one(path) for path in paths)
+
+
+def _validate_one(path: Path | None) -> int:
+    """`ok: ...` on stdout, or every problem on stderr; the exit status for this file."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_USAGE
+    runs = sum(len(config.probe_names(t)) for t in config.targets)
+    where = f"{path}: " if path else ""
+    print(f"{where}ok: {len(config.targets)} target(s), {runs} probe(s) scheduled")
     return EXIT_OK
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    for line in exc.errors:
+        print(f"{exc.source}: {line}", file=sys.stderr)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -145,7 +274,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "validate": cmd_validate, "schema": cmd_schema}
+def cmd_run_daemon(args: argparse.Namespace) -> int:
+    return cmd_run(args, config_path(args.config))
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "run": cmd_run_daemon,
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,10 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"consistency-monitor: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
     except ConfigError as exc:
-        for line in exc.errors:
-            print(f"{exc.source}: {line}", file=sys.stderr)
+        _print_config_error(exc)
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE

@@ -5,50 +5,42 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 
-from monitor.durations import DURATION_HINT, parse_duration
-from monitor.envsubst import ConfigError, interpolate, read_secret_files
+from monitor.alerts.config import AlertsConfig
+from monitor.config_checks import semantic_errors
+from monitor.config_errors import secret_fields, validation_messages
+from monitor.config_types import (
+    PROBE_LIST_SCHEMA,
+    NonNegativeDuration,
+    PositiveDuration,
+    Probability,
+    ProbeName,
+    Strict,
+    TargetName,
+    also_accepts,
+    defaults_if_null,
+    probe_map,
+)
+from monitor.envsubst import ConfigError, expand_env, inline_secret_files
+from monitor.probes import PROBE_NAMES
 from monitor.settings import Deadlines, ProbeSettings
+from monitor.yaml_strict import load_yaml
 
 __all__ = ["Config", "ConfigError", "TargetConfig", "default_config_text", "load_config"]
 
 DEFAULT_CONFIG = "monitor.yaml"
 
 
-def _duration(value: object) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError:
-        raise ValueError(DURATION_HINT) from None
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class DeadlinesConfig(Strict):
     """Two deadlines for every propagation, and the `load` probe's budget."""
 
-    sync: Duration = Field(1.0, gt=0, description="later than this, a change is `slow`")
-    give_up: Duration = Field(5.0, gt=0, description="not visible by then: missing/stale/...")
-    load: Duration = Field(3.0, gt=0, description="budget for the `load` probe's three cycles")
+    sync: PositiveDuration = Field(1.0, description="a change visible later than this is `slow`")
+    give_up: PositiveDuration = Field(5.0, description="not visible by then: missing/stale/...")
+    load: PositiveDuration = Field(3.0, description="budget for the `load` probe's three cycles")
 
     @model_validator(mode="after")
     def _sync_before_give_up(self) -> DeadlinesConfig:
@@ -61,32 +53,39 @@ class DeadlinesConfig(Strict):
 
 
 class DeadlinesOverride(Strict):
-    sync: Duration | None = Field(None, gt=0)
-    give_up: Duration | None = Field(None, gt=0)
-    load: Duration | None = Field(None, gt=0)
+    """Any of `defaults.deadlines`, for one probe."""
+
+    sync: PositiveDuration | None = None
+    give_up: PositiveDuration | None = None
+    load: PositiveDuration | None = None
 
 
 class ProbeOverrides(Strict):
     """Per-probe settings; anything left out comes from `defaults`."""
 
-    interval: Duration | None = Field(None, gt=0)
-    timeout: Duration | None = Field(None, gt=0)
-    jitter: Duration | None = Field(None, ge=0)
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+    jitter: NonNegativeDuration | None = None
     deadlines: DeadlinesOverride | None = None
 
 
 class Defaults(Strict):
-    interval: Duration = Field(30.0, gt=0, description="how often each probe runs")
-    timeout: Duration = Field(25.0, gt=0, description="a run's hard limit")
-    jitter: Duration = Field(0.0, ge=0, description="extra random delay per run")
-    cleanup_deadline: Duration = Field(5.0, gt=0, description="limit for a run's cleanup")
+    """Settings every probe of every target gets unless it overrides them."""
+
+    interval: PositiveDuration = Field(30.0, description="how often each probe runs")
+    timeout: PositiveDuration = Field(25.0, description="a run's hard limit")
+    jitter: NonNegativeDuration = Field(0.0, description="extra random delay per run")
+    cleanup_deadline: PositiveDuration = Field(5.0, description="limit for a run's cleanup")
     deadlines: DeadlinesConfig = DeadlinesConfig()
 
 
 def _per_operation(value: object) -> object:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"create": value, "update": value, "delete": value}
-    return value
+    """`drop_sync: 0.1` is short for the same probability on every operation."""
+    if isinstance(value, bool) or not isinstance(value, int | float | dict):
+        raise ValueError("expected a probability, or a mapping of operation to probability")
+    if isinstance(value, dict):
+        return value
+    return {"create": value, "update": value, "delete": value}
 
 
 class SyncFault(Strict):
@@ -97,7 +96,11 @@ class SyncFault(Strict):
     delete: Probability = 0.0
 
 
-PerOperation = Annotated[SyncFault, BeforeValidator(_per_operation)]
+PerOperation = Annotated[
+    SyncFault,
+    BeforeValidator(_per_operation),
+    Field(json_schema_extra=also_accepts({"type": "number", "minimum": 0, "maximum": 1})),
+]
 
 
 class FaultsConfig(Strict):
@@ -118,27 +121,34 @@ class FaultsConfig(Strict):
 class SimulatorConfig(Strict):
     """The built-in in-process Auth and Backend."""
 
-    auth_latency: Duration = Field(0.05, ge=0)
-    backend_latency: Duration = Field(0.0, ge=0)
-    sync_delay: Duration = Field(0.04, ge=0)
-    latency_jitter: Duration = Field(0.0, ge=0)
-    reorder_hold: Duration = Field(0.25, ge=0, description="how late a reordered update lands")
+    auth_latency: NonNegativeDuration = 0.05
+    backend_latency: NonNegativeDuration = 0.0
+    sync_delay: NonNegativeDuration = 0.04
+    latency_jitter: NonNegativeDuration = 0.0
+    reorder_hold: NonNegativeDuration = Field(0.25, description="how late a reordered update lands")
     seed: int | None = None
     faults: FaultsConfig = FaultsConfig()
 
 
-def _probe_map(value: object) -> object:
-    if isinstance(value, list):
-        return {name: None for name in value}
-    return value
+ProbeMap = Annotated[
+    dict[ProbeName, ProbeOverrides | None] | None,
+    BeforeValidator(probe_map),
+    Field(
+        json_schema_extra=also_accepts(PROBE_LIST_SCHEMA, propertyNames={"enum": list(PROBE_NAMES)})
+    ),
+]
 
 
 class TargetConfig(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)
-    simulator: SimulatorConfig | None = None
-    probes: Annotated[dict[str, ProbeOverrides | None] | None, BeforeValidator(_probe_map)] = None
-    max_concurrency: int = Field(4, ge=1)
-    synthetic_domain: str = Field("consistency-monitor.invalid", min_length=1)
+    """One pair of Auth and Backend to probe."""
+
+    name: TargetName = Field(description="unique; the `target` label of every metric")
+    simulator: Annotated[SimulatorConfig | None, BeforeValidator(defaults_if_null)] = None
+    probes: ProbeMap = Field(None, description="probes to run (default: all), optionally tuned")
+    max_concurrency: int = Field(4, ge=1, description="probe runs in flight at once")
+    synthetic_domain: str = Field(
+        "consistency-monitor.invalid", min_length=1, description="email domain of probe users"
+    )
 
     @model_validator(mode="after")
     def _has_a_kind(self) -> TargetConfig:
@@ -148,44 +158,35 @@ class TargetConfig(Strict):
 
 
 class ServerConfig(Strict):
-    listen: str = "0.0.0.0:9465"
-    external_url: str | None = None
-    admin_token: SecretStr | None = None
-    history: int = Field(100, ge=1, le=10_000)
+    """The HTTP server of `run`: /metrics, the status page and the API."""
+
+    listen: str = Field("0.0.0.0:9465", description="host:port to serve on")
+    external_url: str | None = Field(None, description="URL users reach the server at")
+    admin_token: SecretStr | None = Field(None, description="bearer token for POST /-/reload")
+    history: int = Field(100, ge=1, le=10_000, description="recent results kept per probe")
 
 
 class Config(Strict):
+    """The whole configuration file."""
+
     defaults: Defaults = Defaults()
     targets: list[TargetConfig] = Field(min_length=1)
     server: ServerConfig = ServerConfig()
-
-    @field_validator("targets")
-    @classmethod
-    def _unique_names(cls, targets: list[TargetConfig]) -> list[TargetConfig]:
-        names = [t.name for t in targets]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"duplicate target names: {', '.join(duplicated)}")
-        return targets
+    alerts: AlertsConfig = AlertsConfig()
 
     def target(self, name: str) -> TargetConfig:
         return next(t for t in self.targets if t.name == name)
 
     def probe_names(self, target: TargetConfig) -> list[str]:
         """The probes a target runs: those listed, else every probe."""
-        from monitor.probes import PROBE_NAMES
-
         return list(target.probes) if target.probes is not None else list(PROBE_NAMES)
 
     def probe_settings(self, target: TargetConfig, probe: str) -> ProbeSettings:
         """Defaults overlaid with the probe's overrides."""
         over = (target.probes or {}).get(probe) or ProbeOverrides()
         d = self.defaults
-        deadlines = d.deadlines.model_copy(
-            update=over.deadlines.model_dump(exclude_none=True) if over.deadlines else {}
-        )
         return ProbeSettings(
-            deadlines=deadlines.resolved(),
+            deadlines=_merged(d.deadlines, over.deadlines),
             timeout=over.timeout if over.timeout is not None else d.timeout,
             interval=over.interval if over.interval is not None else d.interval,
             jitter=over.jitter if over.jitter is not None else d.jitter,
@@ -193,99 +194,80 @@ class Config(Strict):
         )
 
 
-def format_loc(loc: tuple[int | str, ...]) -> str:
-    """`('targets', 1, 'name')` → `targets[1].name`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+def _merged(defaults: DeadlinesConfig, override: DeadlinesOverride | None) -> Deadlines:
+    """`defaults.deadlines` with a probe's own laid over them (checked in config_checks)."""
+    own = override.model_dump(exclude_none=True) if override else {}
+    return Deadlines(**(defaults.model_dump() | own))
 
 
-_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "required",
-}
+SECRET_FIELDS = secret_fields(Config)
 
 
-def _message(err: Mapping[str, Any]) -> str:
-    if err["type"] in _MESSAGES:
-        return _MESSAGES[err["type"]]
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-
-
-def _loc(err: Mapping[str, Any]) -> tuple[int | str, ...]:
-    # pydantic adds the validator's type name for function-wrapped and nullable fields
-    return tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p == "none")))
-
-
-def validation_messages(exc: ValidationError) -> list[str]:
-    """One line per problem, each with its key path, never with the offending value."""
-    lines = []
-    for err in exc.errors(include_input=False, include_url=False):
-        path = format_loc(_loc(err))
-        lines.append(f"{path}: {_message(err)}" if path else _message(err))
-    return list(dict.fromkeys(lines))
-
-
-def _timeout_key(config: Config, index: int, probe: str) -> str:
-    target = config.targets[index]
-    override = (target.probes or {}).get(probe)
-    if override is not None and override.timeout is not None:
-        return f"targets[{index}].probes.{probe}.timeout"
-    return f"defaults.timeout (for {target.name}:{probe})"
-
-
-def _semantic_errors(config: Config) -> list[str]:
-    """Unknown probe names, and timeouts shorter than a probe's worst case."""
-    from monitor.probes import PROBE_NAMES, REGISTRY
-
-    errors = []
-    for i, target in enumerate(config.targets):
-        for name in config.probe_names(target):
-            if name not in REGISTRY:
-                valid = ", ".join(PROBE_NAMES)
-                errors.append(f"targets[{i}].probes.{name}: unknown probe (valid: {valid})")
-                continue
-            settings = config.probe_settings(target, name)
-            minimum = REGISTRY[name].worst_case(settings.deadlines)
-            if settings.timeout < minimum:
-                errors.append(
-                    f"{_timeout_key(config, i, name)}: {settings.timeout:g}s is shorter than "
-                    f"probe {name}'s worst case from its deadlines; minimum {minimum:g}s"
-                )
-    return errors
-
-
-def parse_config(data: object, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
+def parse_config(
+    data: object,
+    *,
+    source: str = "<config>",
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
     """Validate a parsed YAML document; raises ConfigError listing every problem."""
     if not isinstance(data, dict):
-        raise ConfigError(source, ["the file must be a YAML mapping"])
-    data = read_secret_files(interpolate(data), base_dir or Path.cwd())
+        raise ConfigError(source, [_not_a_mapping(data)])
+    document, errors = expand_env(data, env)
+    inlined, file_errors = inline_secret_files(document, base_dir or Path.cwd(), SECRET_FIELDS)
+    errors += file_errors
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(inlined)
     except ValidationError as exc:
-        raise ConfigError(source, validation_messages(exc)) from None
-    if errors := _semantic_errors(config):
+        errors += _not_yet_reported(validation_messages(exc, document, Config), errors)
+        raise ConfigError(source, errors) from None
+    errors += semantic_errors(config)
+    if errors:
         raise ConfigError(source, errors)
     return config
 
 
-def load_config(path: Path | None) -> Config:
+def _not_a_mapping(data: object) -> str:
+    if data is None:
+        return "the file is empty; it needs at least a `targets:` list"
+    return "the file must be a YAML mapping (`key: value` lines), starting with `targets:`"
+
+
+def _not_yet_reported(lines: list[str], reported: list[str]) -> list[str]:
+    """Drop validation errors on keys whose `${VAR}` or `*_file` already failed."""
+    failed = {line.split(": ", 1)[0] for line in reported}
+    failed |= {path.removesuffix("_file") for path in failed}
+    return [line for line in lines if line.split(": ", 1)[0] not in failed]
+
+
+def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate a config file; `None` means the embedded default."""
     if path is None:
-        return parse_config(yaml.safe_load(default_config_text()), source="embedded default")
+        text, source, base = default_config_text(), "embedded default", Path.cwd()
+    else:
+        text, source, base = _read(path), str(path), path.parent
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(str(path), [f"{where}not valid YAML"]) from None
-    return parse_config(data, source=str(path), base_dir=path.parent)
+        raise ConfigError(source, [_yaml_problem(exc)]) from None
+    return parse_config(data, source=source, base_dir=base, env=env)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["cannot read: not UTF-8 text"]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """`line 3, column 7: not valid YAML: mapping values are not allowed here`."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None)
+    return f"{where}not valid YAML" + (f": {problem}" if problem else "")
 
 
 def default_config_text() -> str:

@@ -20,6 +20,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor import __version__
+from monitor.alerts.service import AlertsCollector, AlertService
+from monitor.alerts.silences import SilenceStore
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, TargetConfig, load_config
 from monitor.metrics import LastRunCollector, Metrics
@@ -107,6 +109,16 @@ class Daemon:
         self.recorder = Recorder(self.metrics, history=config.server.history)
         self.registry.register(LastRunCollector(self.recorder))
         self.scheduler = ProbeScheduler(self.recorder, self._make_target, clock)
+        self.alerts = AlertService(
+            config.alerts,
+            jobs=self._job_list,
+            clock=clock,
+            state_dir=state_dir,
+            external_url=self.external_url(config),
+            notifications=self.metrics.notifications,
+        )
+        self.recorder.listeners.append(self.alerts.on_result)
+        self.registry.register(AlertsCollector(self.alerts.alerts))
         self._runner: web.AppRunner | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._last_tick = 0.0
@@ -118,6 +130,20 @@ class Daemon:
     def _make_target(self, config: TargetConfig) -> Target:
         return build_target(config, clock=self.clock)
 
+    def _job_list(self) -> list[tuple[str, str, float]]:
+        return [(r.target, r.probe, r.interval) for r in self.recorder.last_runs()]
+
+    def external_url(self, config: Config) -> str:
+        """Links in alerts: `server.external_url`, else the listen address."""
+        if config.server.external_url:
+            return config.server.external_url.rstrip("/")
+        host, port = parse_listen(self.listen)
+        return f"http://{host if host != '0.0.0.0' else 'localhost'}:{port}"
+
+    @property
+    def silences(self) -> SilenceStore:
+        return self.alerts.silences
+
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -125,6 +151,7 @@ class Daemon:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self.scheduler.apply(self.config)
         self.scheduler.start()
+        self.alerts.start()
         self._reload_succeeded()
         self._last_tick = asyncio.get_running_loop().time()
         self._lag_task = asyncio.get_running_loop().create_task(self._sample_lag())
@@ -146,6 +173,7 @@ class Daemon:
         self._stopping = True
         log.info("stopping: letting running probes finish for up to %g s", grace)
         await self.scheduler.shutdown(grace=grace)
+        await self.alerts.close()
         if self._lag_task is not None:
             self._lag_task.cancel()
             await asyncio.gather(self._lag_task, return_exceptions=True)
@@ -173,6 +201,7 @@ class Daemon:
             notes = self._restart_notes(new)
             changes = await self.scheduler.apply(new)
             self.recorder.set_history(new.server.history)
+            await self.alerts.reconfigure(new.alerts, self.external_url(new))
             self.config = new
             self._reload_succeeded()
             log.info("reloaded: %s", changes.as_dict())
@@ -214,6 +243,18 @@ class Daemon:
     def admin_token(self) -> str | None:
         token = self.config.server.admin_token
         return token.get_secret_value() if token is not None else None
+
+    def alert_list(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "labels": dict(a.labels),
+                "annotations": dict(a.annotations),
+                "state": a.state,
+                "active_since": _iso(a.active_since),
+                "fired_at": _iso(a.fired_at),
+            }
+            for a in self.alerts.alerts()
+        ]
 
     def find_result(self, seq: int) -> Recorded | None:
         return self.recorder.find(seq)

@@ -7,6 +7,7 @@ one of the inconsistency kinds, `outcome` pass|fail|error, `reason` overlap|misf
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -60,23 +61,27 @@ class LastRunCollector(Collector):
             "consistency_probe_success",
             "1 if the last run of this probe passed, 0 if it failed or errored; absent until "
             "the first run. Alert on 0; see consistency_probe_runs_total for rates.",
-            rows, lambda r: r.success,
+            rows,
+            lambda r: r.success,
         )
         yield _family(
             "consistency_probe_last_run_timestamp_seconds",
             "Unix time the last run of this probe completed. Compare with time() and the "
             "interval to spot a stuck scheduler.",
-            rows, lambda r: r.last_run,
+            rows,
+            lambda r: r.last_run,
         )
         yield _family(
             "consistency_probe_last_success_timestamp_seconds",
             "Unix time of the last passing run of this probe: how long it has been broken.",
-            rows, lambda r: r.last_success,
+            rows,
+            lambda r: r.last_success,
         )
         yield _family(
             "consistency_probe_interval_seconds",
             "Configured interval between runs of this probe, for staleness rules.",
-            rows, lambda r: r.interval,
+            rows,
+            lambda r: r.interval,
         )
 
 
@@ -104,49 +109,60 @@ class Metrics:
         self.probe_duration = Histogram(
             "consistency_probe_duration_seconds",
             "Wall time of a probe run including cleanup. Slow runs hint at a slow target.",
-            ("target", "probe"), buckets=PROBE_BUCKETS, registry=registry,
+            ("target", "probe"),
+            buckets=PROBE_BUCKETS,
+            registry=registry,
         )
         self.sync_latency = Histogram(
             "consistency_sync_latency_seconds",
             "Time from Auth's acknowledgement to Backend showing the change, per propagation "
-            "that arrived. Share visible within 1 s: bucket{le=\"1.0\"} / (count + timeouts).",
-            ("target", "operation"), buckets=sync_buckets(deadlines), registry=registry,
+            'that arrived. Share visible within 1 s: bucket{le="1.0"} / (count + timeouts).',
+            ("target", "operation"),
+            buckets=sync_buckets(deadlines),
+            registry=registry,
         )
         self.sync_timeouts = Counter(
             "consistency_sync_timeouts",
             "Propagations that never became visible before give_up; count them as not visible "
             "so an outage cannot make latency look healthy.",
-            ("target", "operation"), registry=registry,
+            ("target", "operation"),
+            registry=registry,
         )
         self.call_duration = Histogram(
             "consistency_call_duration_seconds",
             "Duration of each adapter call (creation, update, deletion time) by side and call.",
-            ("target", "side", "call"), buckets=CALL_BUCKETS, registry=registry,
+            ("target", "side", "call"),
+            buckets=CALL_BUCKETS,
+            registry=registry,
         )
         self.probe_runs = Counter(
             "consistency_probe_runs",
             "Completed probe runs by outcome (pass, fail = inconsistency found, error = could "
             "not finish). rate() of fail or error is what to alert on.",
-            ("target", "probe", "outcome"), registry=registry,
+            ("target", "probe", "outcome"),
+            registry=registry,
         )
         self.inconsistencies = Counter(
             "consistency_inconsistencies",
             "Inconsistencies found, by kind: missing, stale, cascade, orphan, duplicate, "
             "partial, rollback, slow. cascade/orphan/rollback mean data that should be gone "
             "is not.",
-            ("target", "probe", "kind"), registry=registry,
+            ("target", "probe", "kind"),
+            registry=registry,
         )
         self.skipped = Counter(
             "consistency_probe_skipped",
             "Runs not started: overlap (the previous run was still going) or misfire (the "
             "scheduler was too late). A growing count means the interval is too short.",
-            ("target", "probe", "reason"), registry=registry,
+            ("target", "probe", "reason"),
+            registry=registry,
         )
         self.loop_lag = Histogram(
             "consistency_event_loop_lag_seconds",
             "How late the monitor's event loop woke up on a timer. When this is high, "
             "measured latencies are suspect.",
-            buckets=LAG_BUCKETS, registry=registry,
+            buckets=LAG_BUCKETS,
+            registry=registry,
         )
         self.reload_ok = Gauge(
             "consistency_config_last_reload_successful",
@@ -158,10 +174,18 @@ class Metrics:
             "Unix time of the last successful config load.",
             registry=registry,
         )
+        self.notifications = Counter(
+            "consistency_notifications",
+            "Alert notifications by notifier (log, alertmanager, webhook) and result: sent, "
+            "failed (after retries) or dropped (queue full: the receiver is down or slow).",
+            ("notifier", "result"),
+            registry=registry,
+        )
         self.build_info = Gauge(
             "consistency_build_info",
             "Always 1; the label says which version runs.",
-            ("version",), registry=registry,
+            ("version",),
+            registry=registry,
         )
         self.build_info.labels(__version__).set(1)
         ProcessCollector(registry=registry)
@@ -190,7 +214,5 @@ class Metrics:
 
 
 def _forget(metric: Counter | Histogram, *labels: str) -> None:
-    try:
+    with contextlib.suppress(KeyError):
         metric.remove(*labels)
-    except KeyError:
-        pass

@@ -14,7 +14,7 @@ from monitor.results import ProbeResult
 
 log = logging.getLogger("monitor.results")
 
-Listener = Callable[[ProbeResult], None]
+Listener = Callable[["Recorded"], None]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,10 @@ class Recorder(LastRunSource):
                 job.last = _advance(job.last, result)
         _log_result(result)
         for listener in self.listeners:
-            listener(result)
+            try:
+                listener(recorded)
+            except Exception:  # a broken listener must not lose the result for the others
+                log.exception("result listener failed")
         return recorded
 
     def skipped(self, target: str, probe: str, reason: str) -> None:
@@ -149,7 +152,12 @@ def _log_result(result: ProbeResult) -> None:
     found = "; ".join(f"{i.kind}: {i.detail}" for i in result.inconsistencies)
     level = logging.INFO if result.outcome == "pass" else logging.WARNING
     log.log(
-        level, "%s:%s %s in %.3f s%s%s", result.target, result.probe, result.outcome,
-        result.duration_seconds, f" found {found}" if found else "",
+        level,
+        "%s:%s %s in %.3f s%s%s",
+        result.target,
+        result.probe,
+        result.outcome,
+        result.duration_seconds,
+        f" found {found}" if found else "",
         f" error {result.error}" if result.error else "",
     )

@@ -58,6 +58,10 @@ class ProbeResult:
     inconsistencies: tuple[Inconsistency, ...] = ()
     error: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}")
+
     @property
     def kinds(self) -> frozenset[str]:
         return frozenset(i.kind for i in self.inconsistencies)
@@ -71,6 +75,7 @@ def outcome_of(inconsistencies: Iterable[Inconsistency], error: str | None) -> O
 
 
 def _iso(ts: float) -> str:
+    """`2024-05-01T12:00:00.250Z`: UTC, milliseconds, as JSON consumers expect."""
     moment = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -104,8 +109,12 @@ def report_to_dict(results: Iterable[ProbeResult]) -> dict[str, Any]:
 
 
 def result_from_dict(data: Mapping[str, Any]) -> ProbeResult:
-    """Inverse of `result_to_dict` (monotonic instants are not serialised)."""
+    """Inverse of `result_to_dict` (monotonic instants are not serialised).
+
+    Raises ValueError for an unknown outcome or inconsistency kind, KeyError for a missing key.
+    """
     started = dt.datetime.strptime(data["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    found = data["inconsistencies"]
     return ProbeResult(
         target=data["target"],
         probe=data["probe"],
@@ -114,6 +123,6 @@ def result_from_dict(data: Mapping[str, Any]) -> ProbeResult:
         duration_seconds=data["duration_seconds"],
         syncs=tuple(Sync(s["operation"], s["seconds"], s["reads"]) for s in data["syncs"]),
         steps=tuple(Step(s["name"], s["seconds"]) for s in data["steps"]),
-        inconsistencies=tuple(Inconsistency(i["kind"], i["detail"]) for i in data["inconsistencies"]),
+        inconsistencies=tuple(Inconsistency(i["kind"], i["detail"]) for i in found),
         error=data["error"],
     )

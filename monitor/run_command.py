@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import sys
+from pathlib import Path
 
 from monitor.config import load_config
 from monitor.daemon import Daemon, parse_listen, serve, state_dir_from
@@ -12,7 +13,9 @@ from monitor.durations import parse_duration
 from monitor.logs import setup_logging
 
 
-def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def add_run_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run the monitor: probes on schedule, /metrics, status page, alerts",
@@ -20,30 +23,55 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "serve /metrics, /healthz, /readyz, /api/status, the status page at / and "
         "POST /-/reload. SIGHUP reloads the config; SIGTERM/SIGINT stop gracefully.",
     )
-    run.add_argument("--config", metavar="PATH",
-                     help="config file (default: $MONITOR_CONFIG, else the embedded default)")
-    run.add_argument("--listen", metavar="HOST:PORT",
-                     help="address to serve on (default: server.listen, 0.0.0.0:9465)")
-    run.add_argument("--state-dir", metavar="DIR",
-                     help="state directory (default: $MONITOR_STATE_DIR, else "
-                     "$XDG_STATE_HOME/consistency-monitor); created if missing")
-    run.add_argument("--log-format", choices=("text", "json"), default="text",
-                     help="one line per event, human-readable or JSON (default: text)")
+    run.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $MONITOR_CONFIG, else the embedded default)",
+    )
+    run.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to serve on (default: server.listen, 0.0.0.0:9465)",
+    )
+    run.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="state directory (default: $MONITOR_STATE_DIR, else "
+        "$XDG_STATE_HOME/consistency-monitor); created if missing",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line per event, human-readable or JSON (default: text)",
+    )
     run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
-    run.add_argument("--grace", default="5s", metavar="DURATION",
-                     help="on SIGTERM, how long running probes may finish (default 5s)")
+    run.add_argument(
+        "--grace",
+        default="5s",
+        metavar="DURATION",
+        help="on SIGTERM, how long running probes may finish (default 5s)",
+    )
     return run
 
 
-def cmd_run(args: argparse.Namespace, config_path: os.PathLike[str] | None) -> int:
-    from pathlib import Path
-
-    setup_logging(args.log_format, args.log_level)
-    path = Path(config_path) if config_path else None
+def cmd_run(args: argparse.Namespace, path: Path | None) -> int:
+    """Start the daemon; bad usage or config exits 2 before anything runs."""
     config = load_config(path)
     listen = args.listen or config.server.listen
-    parse_listen(listen)
-    grace = parse_duration(args.grace)
-    daemon = Daemon(config, config_path=path, state_dir=state_dir_from(args.state_dir), listen=listen)
-    asyncio.run(serve(daemon, grace=grace))
+    try:
+        parse_listen(listen)
+        grace = parse_duration(args.grace)
+    except ValueError as exc:
+        print(f"consistency-monitor run: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(args.log_format, args.log_level)
+    daemon = Daemon(
+        config, config_path=path, state_dir=state_dir_from(args.state_dir), listen=listen
+    )
+    try:
+        asyncio.run(serve(daemon, grace=grace))
+    except OSError as exc:
+        print(f"consistency-monitor run: cannot serve on {listen}: {exc.strerror}", file=sys.stderr)
+        return 1
     return 0

@@ -15,7 +15,9 @@ log = logging.getLogger("monitor.runner")
 SAFETY_MARGIN = 1.0  # the probe enforces its own timeout; this catches a probe that does not
 
 
-def error_result(target: Target, probe: str, started_at: float, took: float, why: str) -> ProbeResult:
+def error_result(
+    target: Target, probe: str, started_at: float, took: float, why: str
+) -> ProbeResult:
     return ProbeResult(target.name, probe, "error", started_at, took, error=why)
 
 

@@ -71,8 +71,12 @@ class Changes:
     unchanged: int = 0
 
     def as_dict(self) -> dict[str, object]:
-        return {"added": self.added, "removed": self.removed, "changed": self.changed,
-                "unchanged": self.unchanged}
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+        }
 
 
 def target_fingerprint(target: TargetConfig) -> str:
@@ -152,23 +156,27 @@ class ProbeScheduler:
         """Live targets whose config changed or that were removed: they get rebuilt."""
         fingerprints = {t.name: target_fingerprint(t) for t in config.targets}
         stale = []
-        for name, target in list(self._targets.items()):
-            current = next((s.target_fingerprint for s in self._specs.values() if s.target == name), None)
+        for name in list(self._targets):
+            current = next(
+                (s.target_fingerprint for s in self._specs.values() if s.target == name), None
+            )
             if fingerprints.get(name) != current:
                 stale.append(self._targets.pop(name))
                 self._slots.pop(name, None)
         return stale
 
     async def _retire(self, targets: list[Target]) -> None:
+        """Close replaced targets once the runs they have in flight are done."""
+        loop = asyncio.get_running_loop()
         for target in targets:
-            task = asyncio.get_running_loop().create_task(self._close_when_idle(target))
+            runs = [task for task, name in self._runs.items() if name == target.name]
+            task = loop.create_task(self._close_after(target, runs))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
-    async def _close_when_idle(self, target: Target) -> None:
-        """A removed target's running probes finish first."""
-        while target.name in self._runs.values():
-            await asyncio.sleep(0.05)
+    @staticmethod
+    async def _close_after(target: Target, runs: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*runs, return_exceptions=True)
         await target.close()
 
     def _add(self, spec: JobSpec, target_config: TargetConfig) -> None:
@@ -181,8 +189,13 @@ class ProbeScheduler:
             seconds=interval, start_date=start, jitter=spec.settings.jitter or None
         )
         self._aps.add_job(
-            self._run, trigger, args=(spec.id,), id=spec.id, name=spec.id,
-            misfire_grace_time=max(1, int(min(interval / 2, 30))), replace_existing=True,
+            self._run,
+            trigger,
+            args=(spec.id,),
+            id=spec.id,
+            name=spec.id,
+            misfire_grace_time=max(1, int(min(interval / 2, 30))),
+            replace_existing=True,
         )
         self._specs[spec.id] = spec
         self._recorder.add_job(

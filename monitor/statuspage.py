@@ -105,7 +105,7 @@ def render_status(status: Mapping[str, Any], now: float | None = None) -> str:
         "<th>Found</th><th></th></tr>"
     )
     body = (
-        f"<h1>consistency-monitor</h1><div class=\"meta\">version {escape(status.get('version', ''))}"
+        f'<h1>consistency-monitor</h1><div class="meta">version {escape(status.get("version", ""))}'
         f" · {ready} · {len(jobs)} probes · refreshes every {REFRESH_SECONDS} s · "
         f'<a href="/metrics">metrics</a> · <a href="/api/status">status JSON</a></div>'
         f"<table><thead>{header}</thead><tbody>{rows}</tbody></table>"

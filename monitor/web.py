@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -11,6 +12,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from monitor.alerts.silences import SilenceStore, silence_to_dict
+from monitor.durations import parse_duration
 from monitor.recorder import Recorded
 from monitor.statuspage import render_detail, render_status
 
@@ -36,9 +39,12 @@ class AppState(Protocol):
     def status(self) -> dict[str, Any]: ...
     def find_result(self, seq: int) -> Recorded | None: ...
     async def reload(self) -> ReloadOutcome: ...
+    @property
+    def silences(self) -> SilenceStore: ...
+    def alert_list(self) -> list[dict[str, Any]]: ...
 
 
-STATE_KEY = web.AppKey("state", AppState)  # type: ignore[type-abstract]
+STATE_KEY = web.AppKey("state", AppState)
 
 
 def state_of(request: web.Request) -> AppState:
@@ -114,6 +120,51 @@ async def reload(request: web.Request) -> web.Response:
     return web.json_response(outcome.as_dict(), status=200 if outcome.ok else 400)
 
 
+async def api_alerts(request: web.Request) -> web.Response:
+    return web.json_response({"alerts": state_of(request).alert_list()})
+
+
+async def list_silences(request: web.Request) -> web.Response:
+    silences = state_of(request).silences.active(time.time())
+    return web.json_response({"silences": [silence_to_dict(s) for s in silences]})
+
+
+def _silence_request(data: object) -> tuple[dict[str, str], float | None, str]:
+    """Validate `{"matchers": {...}, "ends_at": unix|null, "duration": "1h", "comment": ""}`."""
+    if not isinstance(data, dict):
+        raise ValueError("body: expected a JSON object")
+    matchers = data.get("matchers")
+    if (
+        not isinstance(matchers, dict)
+        or not matchers
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in matchers.items())
+    ):
+        raise ValueError("matchers: expected a non-empty object of label: value strings")
+    ends_at = data.get("ends_at")
+    if data.get("duration") is not None:
+        ends_at = time.time() + parse_duration(data["duration"])
+    if ends_at is not None and not isinstance(ends_at, int | float):
+        raise ValueError("ends_at: expected unix seconds or null")
+    return matchers, ends_at, str(data.get("comment", ""))
+
+
+async def add_silence(request: web.Request) -> web.Response:
+    check_admin(request)
+    try:
+        matchers, ends_at, comment = _silence_request(await request.json())
+    except ValueError as exc:
+        return web.json_response({"status": "error", "errors": [str(exc)]}, status=400)
+    silence = state_of(request).silences.add(matchers, ends_at, comment)
+    return web.json_response(silence_to_dict(silence), status=201)
+
+
+async def delete_silence(request: web.Request) -> web.Response:
+    check_admin(request)
+    if not state_of(request).silences.remove(request.match_info["id"]):
+        raise web.HTTPNotFound(text="no such silence (config silences are removed in the config)\n")
+    return web.Response(status=204)
+
+
 def make_app(state: AppState) -> web.Application:
     """The application; the daemon owns its lifecycle (AppRunner/TCPSite)."""
     app = web.Application()
@@ -126,4 +177,8 @@ def make_app(state: AppState) -> web.Application:
     app.router.add_get("/results/{seq}", result_page)
     app.router.add_get("/", status_page)
     app.router.add_post("/-/reload", reload)
+    app.router.add_get("/api/alerts", api_alerts)
+    app.router.add_get("/api/silences", list_silences)
+    app.router.add_post("/api/silences", add_silence)
+    app.router.add_delete("/api/silences/{id}", delete_silence)
     return app

@@ -47,7 +47,7 @@ _MODULES: tuple[ModuleType, ...] = (
     partial_update,
 )
 
-REGISTRY: dict[str, Probe] = {m.__name__.rsplit(".", 1)[-1]: m for m in _MODULES}  # type: ignore[misc]
+REGISTRY: dict[str, Probe] = {m.__name__.rsplit(".", 1)[-1]: m for m in _MODULES}
 PROBE_NAMES: tuple[str, ...] = tuple(REGISTRY)
 GROUPS: dict[str, tuple[str, ...]] = {
     group: tuple(n for n, p in REGISTRY.items() if p.GROUP == group) for group in ("core", "integrity")

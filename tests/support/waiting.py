@@ -14,31 +14,35 @@ async def eventually(
     probe: Callable[[], Awaitable[T]],
     ok: Callable[[T], bool],
     *,
-    timeout: float = 30.0,
+    within: float = 30.0,
     every: float = 0.1,
     what: str = "condition",
 ) -> T:
     """Poll `probe` until `ok(value)`; fail with the last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     value = await probe()
     while not ok(value):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s; last value: {value!r}")
+            raise AssertionError(f"{what} not reached within {within} s; last value: {value!r}")
         await asyncio.sleep(every)
         value = await probe()
     return value
 
 
 def eventually_sync(
-    probe: Callable[[], T], ok: Callable[[T], bool], *, timeout: float = 30.0,
-    every: float = 0.1, what: str = "condition",
+    probe: Callable[[], T],
+    ok: Callable[[T], bool],
+    *,
+    within: float = 30.0,
+    every: float = 0.1,
+    what: str = "condition",
 ) -> T:
     """The same for synchronous code (subprocesses)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     value = probe()
     while not ok(value):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s; last value: {value!r}")
+            raise AssertionError(f"{what} not reached within {within} s; last value: {value!r}")
         time.sleep(every)
         value = probe()
     return value

@@ -1,0 +1,1 @@
+"""Built-in alerting: pure rules and engine, notifiers, silences."""

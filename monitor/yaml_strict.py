@@ -1,0 +1,36 @@
+"""YAML loading that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class StrictLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that reports duplicate keys with their line and column."""
+
+
+def _construct_mapping(loader: StrictLoader, node: MappingNode) -> object:
+    seen: set[Hashable] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE:
+            continue
+        key = loader.construct_object(key_node)
+        if isinstance(key, Hashable) and key in seen:
+            raise ConstructorError(None, None, f"duplicate key {key}", key_node.start_mark)
+        if isinstance(key, Hashable):
+            seen.add(key)
+    return loader.construct_mapping(node)
+
+
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str) -> object:
+    """The document in `text`, parsed safely; raises yaml.YAMLError with a position."""
+    return yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass: no arbitrary objects
