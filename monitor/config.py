@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_v
 from monitor.alerts.config import AlertsConfig
 from monitor.config_checks import semantic_errors
 from monitor.config_errors import secret_fields, validation_messages
+from monitor.config_sides import AUTH_CALLS, BACKEND_CALLS, Side, side_calls
 from monitor.config_types import (
     PROBE_LIST_SCHEMA,
     NonNegativeDuration,
@@ -26,7 +27,7 @@ from monitor.config_types import (
     probe_map,
 )
 from monitor.envsubst import ConfigError, expand_env, inline_secret_files
-from monitor.probes import PROBE_NAMES
+from monitor.probes import PROBE_NAMES, REGISTRY
 from monitor.settings import Deadlines, ProbeSettings
 from monitor.yaml_strict import load_yaml
 
@@ -139,11 +140,21 @@ ProbeMap = Annotated[
 ]
 
 
+class JanitorConfig(Strict):
+    """Removes what crashed runs left: ledger entries, and tagged users older than `ttl`."""
+
+    interval: PositiveDuration = Field(300.0, description="how often the janitor runs")
+    ttl: PositiveDuration = Field(3600.0, description="tagged users older than this are removed")
+
+
 class TargetConfig(Strict):
-    """One pair of Auth and Backend to probe."""
+    """One pair of Auth and Backend to probe: the built-in simulator, or real sides."""
 
     name: TargetName = Field(description="unique; the `target` label of every metric")
     simulator: Annotated[SimulatorConfig | None, BeforeValidator(defaults_if_null)] = None
+    auth: Side | None = Field(None, description="the identity store (kind: http or sql)")
+    backend: Side | None = Field(None, description="the mirror of its users (kind: http or sql)")
+    janitor: JanitorConfig = JanitorConfig()
     probes: ProbeMap = Field(None, description="probes to run (default: all), optionally tuned")
     max_concurrency: int = Field(4, ge=1, description="probe runs in flight at once")
     synthetic_domain: str = Field(
@@ -152,9 +163,27 @@ class TargetConfig(Strict):
 
     @model_validator(mode="after")
     def _has_a_kind(self) -> TargetConfig:
-        if self.simulator is None:
-            raise ValueError("a target needs a `simulator:` block")
+        real = (self.auth is not None, self.backend is not None)
+        if self.simulator is not None and any(real):
+            raise ValueError("give either `simulator:` or `auth:` and `backend:`, not both")
+        if self.simulator is None and not all(real):
+            raise ValueError("a target needs a `simulator:` block, or `auth:` and `backend:`")
         return self
+
+    def calls(self) -> frozenset[str]:
+        """Every call this target can make, as `side.call` (the simulator can make all)."""
+        if self.auth is None or self.backend is None:
+            return frozenset(
+                {f"auth.{c}" for c in AUTH_CALLS} | {f"backend.{c}" for c in BACKEND_CALLS}
+            )
+        return frozenset(
+            {f"auth.{c}" for c in side_calls(self.auth)}
+            | {f"backend.{c}" for c in side_calls(self.backend)}
+        )
+
+    def runnable(self, probe: str) -> list[str]:
+        """The calls `probe` needs that this target cannot make (empty: it can run)."""
+        return sorted(set(REGISTRY[probe].NEEDS) - self.calls())
 
 
 class ServerConfig(Strict):
@@ -178,8 +207,10 @@ class Config(Strict):
         return next(t for t in self.targets if t.name == name)
 
     def probe_names(self, target: TargetConfig) -> list[str]:
-        """The probes a target runs: those listed, else every probe."""
-        return list(target.probes) if target.probes is not None else list(PROBE_NAMES)
+        """The probes a target runs: those listed, else every probe it has the calls for."""
+        if target.probes is not None:
+            return list(target.probes)
+        return [p for p in PROBE_NAMES if not target.runnable(p)]
 
     def probe_settings(self, target: TargetConfig, probe: str) -> ProbeSettings:
         """Defaults overlaid with the probe's overrides."""

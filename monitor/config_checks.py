@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from monitor.config_sides import side_errors
 from monitor.durations import format_duration
 from monitor.probes import REGISTRY
 from monitor.settings import Deadlines
@@ -16,7 +17,31 @@ def semantic_errors(config: Config) -> list[str]:
     """Duplicate target names, crossed deadlines, and timeouts shorter than a worst case."""
     errors = _duplicate_names(config)
     for index, target in enumerate(config.targets):
+        errors += _side_errors(index, target) + _capability_errors(index, target)
         errors += _deadline_errors(config, index, target) + _timeout_errors(config, index, target)
+    return errors
+
+
+def _side_errors(index: int, target: TargetConfig) -> list[str]:
+    errors = []
+    for which, side in (("auth", target.auth), ("backend", target.backend)):
+        if side is not None:
+            errors += [
+                f"targets[{index}].{which}.{key}: {problem}"
+                for key, problem in side_errors(side, which)
+            ]
+    return errors
+
+
+def _capability_errors(index: int, target: TargetConfig) -> list[str]:
+    """Enabling a probe the target cannot run is an error naming the missing call."""
+    errors = []
+    for probe in target.probes or {}:
+        if missing := target.runnable(probe):
+            errors.append(
+                f"targets[{index}].probes.{probe}: the target cannot run it: missing "
+                f"{', '.join(missing)}"
+            )
     return errors
 
 

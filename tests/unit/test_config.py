@@ -61,7 +61,8 @@ BAD_CONFIGS: list[tuple[str, object, str]] = [
         "unknown key in a target",
         doc(targets=[target(colour="red")]),
         "targets[0].colour: unknown key "
-        "(valid: name, simulator, probes, max_concurrency, synthetic_domain)",
+        "(valid: name, simulator, auth, backend, janitor, probes, max_concurrency, "
+        "synthetic_domain)",
     ),
     (
         "unknown key, depth 5",
@@ -189,7 +190,7 @@ BAD_CONFIGS: list[tuple[str, object, str]] = [
     (
         "target without a kind",
         {"targets": [{"name": "a"}]},
-        "targets[0]: a target needs a `simulator:` block",
+        "targets[0]: a target needs a `simulator:` block, or `auth:` and `backend:`",
     ),
     (
         "zero max_concurrency",
@@ -230,8 +231,8 @@ def test_every_problem_of_a_config_is_reported() -> None:
     assert errors_of(document) == [
         "defaults.interval: not a duration (expected e.g. 500ms, 30s, 5m)",
         "defaults.deadlines.sync: must be greater than 0",
-        "targets[0].colour: unknown key (valid: name, simulator, probes, max_concurrency, "
-        "synthetic_domain)",
+        "targets[0].colour: unknown key (valid: name, simulator, auth, backend, janitor, probes, "
+        "max_concurrency, synthetic_domain)",
         f"targets[1].name: {NAME_RULE}",
         f"targets[1].probes.nope: unknown probe (valid: {VALID_PROBES})",
         "server.history: must be at least 1",
