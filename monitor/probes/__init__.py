@@ -50,7 +50,8 @@ _MODULES: tuple[ModuleType, ...] = (
 REGISTRY: dict[str, Probe] = {m.__name__.rsplit(".", 1)[-1]: m for m in _MODULES}
 PROBE_NAMES: tuple[str, ...] = tuple(REGISTRY)
 GROUPS: dict[str, tuple[str, ...]] = {
-    group: tuple(n for n, p in REGISTRY.items() if p.GROUP == group) for group in ("core", "integrity")
+    group: tuple(name for name, probe in REGISTRY.items() if group == probe.GROUP)
+    for group in ("core", "integrity")
 }
 
 

@@ -1,11 +1,15 @@
 """Waiting for convergence: poll Backend on an adaptive schedule until it agrees or give_up.
 
 Latency is measured from Auth's acknowledgement to the start of the first read that
-sees the change. The schedule learns from recent latencies of the same target and
-operation: it reads once at once (for synchronous systems), sleeps until shortly
-before the earliest recent arrival, reads densely across the recent spread, then
-backs off geometrically. Before it has history it backs off from 1 ms. The number of
-reads is bounded, so a change that never arrives costs a known, small load.
+sees the change; the start of the last read that did not see it is a lower bound, and
+only that bound proves a change late: a read is always made at the `checkpoint` (the
+`slow` threshold), so lateness is decided there and not by the polling gap.
+
+The schedule learns from recent latencies of the same target and operation: it reads
+once at once (for synchronous systems), sleeps until shortly before the earliest
+recent arrival, reads densely across the recent spread, then backs off geometrically.
+Before it has history it backs off from 1 ms. The number of reads is bounded, so a
+change that never arrives costs a known, small load.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from monitor.clock import Clock
 
 T = TypeVar("T")
 
-HISTORY = 64  # recent latencies kept per target × operation
+HISTORY = 64  # recent latencies kept per target and operation
 DENSE_READS = 10  # reads spent across the expected arrival window
 MIN_GAP = 0.001
 MAX_GAP = 0.25
@@ -37,10 +41,11 @@ class Observation(Generic[T]):
     seconds: float | None  # latency from the ack; None when it never converged
     reads: int
     waited: float  # from the ack to the end of the wait
+    after: float = 0.0  # from the ack to the start of the last read that did not see it
 
 
 class Pacer:
-    """The read schedule for one target × operation, learned from its recent latencies."""
+    """The read schedule for one target and operation, learned from its recent latencies."""
 
     def __init__(self) -> None:
         self.history: deque[float] = deque(maxlen=HISTORY)
@@ -86,22 +91,54 @@ async def wait_until(
     deadline: float,
     clock: Clock,
     pacer: Pacer,
+    checkpoint: float | None = None,
 ) -> Observation[T]:
-    """Poll `read` until `done(value)` or the deadline; never reads after the deadline."""
-    reads = 0
+    """Poll `read` until `done(value)` or the deadline; never reads after the deadline.
+
+    The last read starts at the deadline itself, so a change that never converged was
+    not there at the deadline. When `checkpoint` (seconds after the ack) is given, one
+    read starts exactly then unless the wait ended before.
+    """
+    reads, after = 0, 0.0
     value: T | None = None
-    for offset in pacer.offsets():
-        at = max(acked + offset, clock.monotonic())
-        if at > deadline or reads >= MAX_READS:
+    for planned in _read_times(pacer, acked, deadline, checkpoint):
+        at = max(deadline if reads == MAX_READS - 1 else planned, clock.monotonic())
+        if at > deadline:
             break
         await clock.sleep(at - clock.monotonic())
-        started = clock.monotonic()
+        started = max(clock.monotonic(), at)  # a timer may fire a rounding error early
         value = await read()
         reads += 1
         if done(value):
             pacer.learn(started - acked)
-            return Observation(True, value, started - acked, reads, clock.monotonic() - acked)
-    return Observation(False, value, None, reads, clock.monotonic() - acked)
+            waited = clock.monotonic() - acked
+            return Observation(True, value, started - acked, reads, waited, after)
+        after = started - acked
+        if at >= deadline:
+            break
+    return Observation(False, value, None, reads, clock.monotonic() - acked, after)
+
+
+def _read_times(
+    pacer: Pacer, acked: float, deadline: float, checkpoint: float | None
+) -> Iterator[float]:
+    """When to read: the pacer's schedule with the checkpoint slotted in, cut at the
+    deadline, and the deadline itself last."""
+    for offset in _with_checkpoint(pacer.offsets(), checkpoint):
+        if acked + offset >= deadline:
+            break
+        yield acked + offset
+    yield deadline
+
+
+def _with_checkpoint(offsets: Iterator[float], checkpoint: float | None) -> Iterator[float]:
+    """The offsets, with `checkpoint` slotted in where it belongs."""
+    for offset in offsets:
+        if checkpoint is not None and offset >= checkpoint:
+            if offset > checkpoint:
+                yield checkpoint
+            checkpoint = None
+        yield offset
 
 
 async def hold(

@@ -33,16 +33,19 @@ class ProbeMatch:
         return record is not None and not differing(record, self.expected)
 
 
-def update_kind(before: Mapping[str, str], expected: Mapping[str, str], seen: Fields | None) -> str:
-    """What an update that did not fully arrive looks like: missing, stale or partial."""
+def update_kinds(history: list[Fields], expected: Fields, seen: Fields | None) -> list[str]:
+    """What an update that did not fully arrive looks like, judged against every version
+    Auth held (`history`, oldest first, then `expected`): `missing` without a record;
+    `stale` when Backend shows an older version, or none of the update's changes;
+    `partial` when the record is no version Auth ever held (part of an update applied,
+    or untouched fields clobbered). Both `stale` and `partial` can hold at once."""
     if seen is None:
-        return "missing"
-    changed = [k for k in expected if expected[k] != before.get(k)]
-    applied = [k for k in changed if seen.get(k) == expected[k]]
-    clobbered = [k for k in expected if k not in changed and seen.get(k) != expected[k]]
-    if clobbered or applied:
-        return "partial"
-    return "stale"
+        return ["missing"]
+    older = any(matches(version)(seen) for version in history)
+    before = history[-1] if history else {}
+    arrived = any(seen.get(k) == v for k, v in expected.items() if before.get(k) != v)
+    kinds = ["stale"] if older or not arrived else []
+    return [*kinds, "partial"] if not older else kinds
 
 
 def _after(run: ProbeRun) -> str:
@@ -52,7 +55,9 @@ def _after(run: ProbeRun) -> str:
 async def reaches_backend(run: ProbeRun, user: SyntheticUser, acked: float) -> bool:
     """The new user is visible in Backend, with Auth's field values, exactly once."""
     expected = _compared(run, user.fields)
-    obs = await run.wait("create", lambda: run.reads.get_user(user.id), matches(expected), acked=acked)
+    obs = await run.wait(
+        "create", lambda: run.reads.get_user(user.id), matches(expected), acked=acked
+    )
     if not obs.converged:
         if obs.value is None:
             run.found("missing", f"user not in backend {_after(run)}")
@@ -70,35 +75,39 @@ async def exactly_once(run: ProbeRun, user: SyntheticUser) -> bool:
     return True
 
 
-async def update_reaches_backend(
-    run: ProbeRun, user: SyntheticUser, before: Fields, acked: float
-) -> bool:
+async def update_reaches_backend(run: ProbeRun, user: SyntheticUser, acked: float) -> bool:
     """Backend shows the user's new values (`user.fields`) and kept every other field."""
     expected = _compared(run, user.fields)
-    obs = await run.wait("update", lambda: run.reads.get_user(user.id), matches(expected), acked=acked)
+    obs = await run.wait(
+        "update", lambda: run.reads.get_user(user.id), matches(expected), acked=acked
+    )
     if obs.converged:
         return True
-    kind = update_kind(_compared(run, before), expected, obs.value)
-    fields = ", ".join(differing(obs.value, expected))
-    run.found(kind, f"backend {_shows(kind)} in {fields} {_after(run)}")
+    history = [_compared(run, version) for version in user.history]
+    for kind in update_kinds(history, expected, obs.value):
+        run.found(kind, f"backend {_shows(kind)} {_after(run)}: {_wrong(obs.value, expected)}")
     return False
+
+
+def _wrong(seen: Fields | None, expected: Fields) -> str:
+    return ", ".join(differing(seen, expected))
 
 
 def _shows(kind: str) -> str:
     return {
-        "missing": "lost the user; expected values",
+        "missing": "lost the user",
         "stale": "still shows old values",
-        "partial": "applied the update only in part; wrong values",
+        "partial": "shows values of no version auth held",
     }[kind]
 
 
-async def update_user(run: ProbeRun, user: SyntheticUser, changes: Fields) -> tuple[Fields, float]:
-    """Update the user in Auth; returns the values before and the ack instant."""
-    before = dict(user.fields)
+async def update_user(run: ProbeRun, user: SyntheticUser, changes: Fields) -> float:
+    """Update the user in Auth; returns the ack instant."""
     await run.auth.update(user.id, changes)
     acked = run.clock.monotonic()
+    user.history.append(dict(user.fields))
     user.fields.update(changes)
-    return before, acked
+    return acked
 
 
 async def delete_user(run: ProbeRun, user: SyntheticUser) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -31,11 +31,13 @@ class ProbeError(Exception):
 
 @dataclass
 class SyntheticUser:
-    """A tagged user this run created, with the field values Auth holds for it."""
+    """A tagged user this run created, with the field values Auth holds for it and
+    every earlier set of values it held (oldest first)."""
 
     id: str
     email: str
     fields: Fields
+    history: list[Fields] = field(default_factory=list)
 
 
 class ProbeRun:
@@ -60,7 +62,7 @@ class ProbeRun:
         self._error: str | None = None
         self._users: dict[str, SyntheticUser] = {}
         self._deleted: set[str] = set()
-        self._current: str | None = None
+        self._active: list[str] = []  # calls and waits under way, named in a timeout error
         self._timeout = asyncio.timeout(settings.timeout)
         self._started_wall = 0.0
         self._t0 = 0.0
@@ -79,17 +81,20 @@ class ProbeRun:
     async def __aexit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
+        handled = isinstance(exc, Exception)
         try:
             await self._timeout.__aexit__(et, exc, tb)
-        except TimeoutError:
-            during = f" (during {self._current})" if self._current else ""
+        except TimeoutError:  # our own deadline: the cancellation it caused ends here
+            active = ", ".join(dict.fromkeys(self._active))
+            during = f" (during {active})" if active else ""
             self._error = f"timed out after {self.settings.timeout:g} s{during}"
+            handled = True
         else:
             if isinstance(exc, Exception):
                 self._note_error(exc)
         await self._clean_up()
         self._t1 = self.clock.monotonic()
-        return isinstance(exc, Exception)
+        return handled
 
     def _note_error(self, exc: Exception) -> None:
         if isinstance(exc, ProbeError):
@@ -113,10 +118,11 @@ class ProbeRun:
 
     # -- calls -------------------------------------------------------------------------
 
-    async def call(self, name: str, call: Awaitable[T], expected: tuple[type[Exception], ...] = ()) -> T:
+    async def call(
+        self, name: str, call: Awaitable[T], expected: tuple[type[Exception], ...] = ()
+    ) -> T:
         """Time one adapter call as a step; a failure becomes a ProbeError naming the call."""
-        started = self.clock.monotonic()
-        self._current = name
+        started = self._begin(name)
         try:
             return await call
         except expected:
@@ -124,8 +130,18 @@ class ProbeRun:
         except TargetError as exc:
             raise ProbeError(f"{name}: {exc}", throttled=isinstance(exc, Throttled)) from exc
         finally:
-            self._current = None
-            self._steps.append(Step(name, self.clock.monotonic() - started, started))
+            self._end(name, started)
+
+    def _begin(self, name: str) -> float:
+        self._active.append(name)
+        return self.clock.monotonic()
+
+    def _end(self, name: str, started: float) -> None:
+        """Record the step; when the run is being cancelled, it stays named as under way."""
+        self._steps.append(Step(name, self.clock.monotonic() - started, started))
+        task = asyncio.current_task()
+        if not (task and task.cancelling()):
+            self._active.remove(name)
 
     async def untimed(
         self, name: str, call: Awaitable[T], expected: tuple[type[Exception], ...] = ()
@@ -141,12 +157,17 @@ class ProbeRun:
     def found(self, kind: str, detail: str) -> None:
         self._found.append(Inconsistency(kind, detail))
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds of inconsistency found so far."""
+        return frozenset(i.kind for i in self._found)
+
     # -- synthetic users --------------------------------------------------------------
 
     def new_fields(self) -> Fields:
         """A fresh tagged email and a non-default value in every field Backend mirrors."""
-        token = lambda: f"{self.target.rng.getrandbits(32):08x}"  # noqa: E731
-        fields = {f: f"{f.rsplit('.', 1)[-1]}-{token()}" for f in self.mutable_fields}
+        rng = self.target.rng
+        fields = {f: f"{_short(f)}-{rng.getrandbits(32):08x}" for f in self.mutable_fields}
         return {"email": self.target.new_email(), **fields}
 
     @property
@@ -186,24 +207,34 @@ class ProbeRun:
         sync: bool = True,
     ) -> Observation[T]:
         """Wait until `done`, at most until `acked + give_up`; a sync also checks `slow`."""
-        started = self.clock.monotonic()
-        self._current = f"backend.wait_{operation}"
-        obs = await wait_until(
-            read, done, acked=acked, deadline=acked + self.deadlines.give_up,
-            clock=self.clock, pacer=self.pacer(operation),
-        )
-        self._current = None
-        self._steps.append(Step(f"backend.wait_{operation}", self.clock.monotonic() - started, started))
+        name = f"backend.wait_{operation}"
+        started = self._begin(name)
+        try:
+            obs = await wait_until(
+                read,
+                done,
+                acked=acked,
+                deadline=acked + self.deadlines.give_up,
+                clock=self.clock,
+                pacer=self.pacer(operation),
+                checkpoint=self.deadlines.sync if sync else None,
+            )
+        finally:
+            self._end(name, started)
         if sync:
             self._record_sync(operation, obs, acked)
         return obs
 
     def _record_sync(self, operation: str, obs: Observation[Any], acked: float) -> None:
+        """A sync is `slow` only when a read at or past the threshold did not yet see it."""
         self._syncs.append(Sync(operation, obs.seconds, obs.reads, acked))
         limit = self.deadlines.sync
-        if obs.seconds is not None and obs.seconds > limit:
-            self.found("slow", f"{operation} visible in backend after {obs.seconds:.3f} s "
-                       f"(threshold {limit:g} s)")
+        if obs.converged and obs.after >= limit:
+            self.found(
+                "slow",
+                f"{operation} visible in backend after {obs.seconds:.3f} s, not yet at "
+                f"{obs.after:.3f} s (threshold {limit:g} s)",
+            )
 
     # -- cleanup ----------------------------------------------------------------------
 
@@ -219,10 +250,15 @@ class ProbeRun:
             self._cleanup_failed(f"timed out after {self.settings.cleanup_deadline:g} s")
 
     async def _delete_all(self) -> None:
+        """Delete every user the run created and did not delete, a few at a time."""
         self.target.on_cleanup(list(self._users))
-        for user_id in self._users:
-            if user_id not in self._deleted:
+        limit = asyncio.Semaphore(self.target.max_concurrency)
+
+        async def delete(user_id: str) -> None:
+            async with limit:
                 await self._delete_with_retry(user_id)
+
+        await asyncio.gather(*(delete(u) for u in self._users if u not in self._deleted))
 
     async def _delete_with_retry(self, user_id: str) -> None:
         for attempt in range(CLEANUP_ATTEMPTS):
@@ -232,12 +268,21 @@ class ProbeRun:
             except NotFound:
                 return
             except ProbeError as exc:
-                if attempt == CLEANUP_ATTEMPTS - 1:
-                    self._cleanup_failed(str(exc))
-                    return
-                await self.clock.sleep(0.05 * 4**attempt)
+                why = str(exc)
+            except Exception as exc:  # an adapter's bug must not keep the other users
+                log.exception("cleanup of %s on %s raised", self.probe, self.target.name)
+                why = f"internal error: {type(exc).__name__}: {exc}"
+            if attempt == CLEANUP_ATTEMPTS - 1:
+                self._cleanup_failed(why)
+                return
+            await self.clock.sleep(0.05 * 4**attempt)
 
     def _cleanup_failed(self, why: str) -> None:
         log.warning("cleanup of %s on %s failed: %s", self.probe, self.target.name, why)
         if self._error is None:
             self._error = f"cleanup failed, the ledger keeps the rest for the janitor: {why}"
+
+
+def _short(field: str) -> str:
+    """`profile.city` → `city`: values say which field they belong to."""
+    return field.rsplit(".", 1)[-1]

@@ -1,4 +1,4 @@
-"""create_sync: a user created in Auth is visible in Backend with equal fields within the deadline."""
+"""create_sync: a user created in Auth shows in Backend with equal fields within the deadline."""
 
 from __future__ import annotations
 

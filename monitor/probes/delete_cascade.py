@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.probes._expect import deletion_reaches_backend, delete_user, reaches_backend
+from monitor.probes._expect import delete_user, deletion_reaches_backend, reaches_backend
 from monitor.probes._run import ProbeRun
 from monitor.results import ProbeResult
 from monitor.settings import Deadlines, ProbeSettings
@@ -11,8 +11,12 @@ from monitor.targets.base import Target
 GROUP = "core"
 KINDS = ("missing", "partial", "duplicate", "orphan", "cascade", "slow")
 NEEDS = (
-    "auth.create", "auth.delete", "backend.get_user", "backend.count_users",
-    "backend.create_dependent", "backend.get_dependents",
+    "auth.create",
+    "auth.delete",
+    "backend.get_user",
+    "backend.count_users",
+    "backend.create_dependent",
+    "backend.get_dependents",
 )
 EXCLUSIVE = False
 DEPENDENTS = 2  # a session and a workspace membership

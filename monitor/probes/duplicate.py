@@ -34,11 +34,13 @@ async def check(probe: ProbeRun) -> None:
     if again != user.id:
         probe.track(again, user.fields)
         probe.found("duplicate", "auth accepted a second user with the same email")
-    if not await reaches_backend(probe, user, acked):
+    if not await reaches_backend(probe, user, acked) or "duplicate" in probe.kinds:
         return
     extra = await hold(
-        lambda: probe.reads.count_users(user.id), lambda n: n <= 1,
-        until=acked + probe.deadlines.sync, clock=probe.clock,
+        lambda: probe.reads.count_users(user.id),
+        lambda n: n <= 1,
+        until=acked + probe.deadlines.sync,
+        clock=probe.clock,
     )
     if extra is not None:
         probe.found("duplicate", f"{extra} backend records for one auth user")

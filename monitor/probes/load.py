@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from monitor.probes._expect import (
     delete_user,
     deletion_reaches_backend,
@@ -9,7 +11,7 @@ from monitor.probes._expect import (
     update_reaches_backend,
     update_user,
 )
-from monitor.probes._run import ProbeRun
+from monitor.probes._run import ProbeRun, SyntheticUser
 from monitor.results import ProbeResult
 from monitor.settings import Deadlines, ProbeSettings
 from monitor.targets.base import Target
@@ -36,24 +38,41 @@ async def check(probe: ProbeRun) -> None:
     started = probe.clock.monotonic()
     budget = probe.deadlines.load
     for done in range(CYCLES):
-        if probe.clock.monotonic() - started > budget:
-            probe.found("slow", f"load budget of {budget:g} s spent after {done} of {CYCLES} cycles")
-            return
-        if not await cycle(probe):
-            return
+        for step in Cycle(probe).steps():
+            if probe.clock.monotonic() - started > budget:
+                spent = f"load budget of {budget:g} s spent after {done} of {CYCLES} cycles"
+                probe.found("slow", spent)
+                return
+            if not await step():
+                return
     took = probe.clock.monotonic() - started
     if took > budget:
         probe.found("slow", f"{CYCLES} cycles took {took:.3f} s (budget {budget:g} s)")
 
 
-async def cycle(probe: ProbeRun) -> bool:
-    """One create, update and delete, each waited for; False once one never arrived."""
-    user, acked = await probe.create_user()
-    if not await reaches_backend(probe, user, acked):
-        return False
-    field = probe.mutable_fields[0]
-    before, acked = await update_user(probe, user, {field: f"{user.fields[field]}-load"})
-    if not await update_reaches_backend(probe, user, before, acked):
-        return False
-    acked = await delete_user(probe, user)
-    return await deletion_reaches_backend(probe, user, acked)
+class Cycle:
+    """One create, update and delete of a user, each waited for until it arrived."""
+
+    def __init__(self, probe: ProbeRun) -> None:
+        self.probe = probe
+        self.user: SyntheticUser | None = None
+
+    def steps(self) -> tuple[Callable[[], Awaitable[bool]], ...]:
+        """Each step returns False once its change never arrived."""
+        return (self.create, self.update, self.delete)
+
+    async def create(self) -> bool:
+        self.user, acked = await self.probe.create_user()
+        return await reaches_backend(self.probe, self.user, acked)
+
+    async def update(self) -> bool:
+        assert self.user is not None
+        field = self.probe.mutable_fields[0]
+        changes = {field: f"{self.user.fields[field]}-load"}
+        acked = await update_user(self.probe, self.user, changes)
+        return await update_reaches_backend(self.probe, self.user, acked)
+
+    async def delete(self) -> bool:
+        assert self.user is not None
+        acked = await delete_user(self.probe, self.user)
+        return await deletion_reaches_backend(self.probe, self.user, acked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from monitor.probes._expect import deletion_reaches_backend, delete_user, reaches_backend
+from monitor.probes._expect import delete_user, deletion_reaches_backend, reaches_backend
 from monitor.probes._run import ProbeRun
 from monitor.results import ProbeResult
 from monitor.settings import Deadlines, ProbeSettings
@@ -13,7 +13,11 @@ from monitor.targets.base import Target
 GROUP = "integrity"
 KINDS = ("missing", "partial", "duplicate", "orphan", "slow")
 NEEDS = (
-    "auth.create", "auth.delete", "backend.get_user", "backend.count_users", "backend.outage",
+    "auth.create",
+    "auth.delete",
+    "backend.get_user",
+    "backend.count_users",
+    "backend.outage",
 )
 EXCLUSIVE = True  # an outage would disturb every other probe on the target
 

@@ -36,21 +36,23 @@ async def check(probe: ProbeRun) -> None:
     if not await reaches_backend(probe, user, acked):
         return
     first, second = probe.mutable_fields[0], probe.mutable_fields[-1]
-    before, acked = await update_user(probe, user, {first: f"{user.fields[first]}-1"})
-    if await update_reaches_backend(probe, user, before, acked):
+    acked = await update_user(probe, user, {first: f"{user.fields[first]}-1"})
+    if await update_reaches_backend(probe, user, acked):
         await last_update_wins(probe, user, first, second)
 
 
 async def last_update_wins(probe: ProbeRun, user: SyntheticUser, first: str, second: str) -> None:
     """Two updates back to back: Backend must end, and stay, on the second."""
     await update_user(probe, user, {first: f"{user.fields[first]}-2", second: "older"})
-    before, acked = await update_user(probe, user, {first: f"{user.fields[first]}-3", second: "newer"})
-    if not await update_reaches_backend(probe, user, before, acked):
+    acked = await update_user(probe, user, {first: f"{user.fields[first]}-3", second: "newer"})
+    if not await update_reaches_backend(probe, user, acked):
         return
     expected = dict(user.fields)
     reverted = await hold(
-        lambda: probe.reads.get_user(user.id), matches(expected),
-        until=acked + probe.deadlines.sync, clock=probe.clock,
+        lambda: probe.reads.get_user(user.id),
+        matches(expected),
+        until=acked + probe.deadlines.sync,
+        clock=probe.clock,
     )
     if reverted is not None:
         fields = ", ".join(differing(reverted, expected))

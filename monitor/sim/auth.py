@@ -8,12 +8,23 @@ import random
 from collections.abc import Callable
 
 from monitor.sim.faults import FaultDice
-from monitor.sim.model import AuthUser, BadRequest, ConflictError, Event, Fields, NotFoundError, ServerError
+from monitor.sim.model import (
+    AuthUser,
+    BadRequest,
+    ConflictError,
+    Event,
+    Fields,
+    NotFoundError,
+    ServerError,
+)
 from monitor.sim.truth import GroundTruth
 
 
 class SimAuth:
-    """Answers each call after `auth_latency` (± jitter); `auth_errors` makes it answer 500."""
+    """Answers each call after `auth_latency` (± jitter); `auth_errors` makes it answer 500.
+
+    `deleting(user_id)` is called as a delete is accepted, before the user is gone.
+    """
 
     def __init__(
         self,
@@ -24,6 +35,7 @@ class SimAuth:
         truth: GroundTruth,
         rng: random.Random,
         emit: Callable[[Event], None],
+        deleting: Callable[[str], None] = lambda user_id: None,
     ) -> None:
         self.users: dict[str, AuthUser] = {}
         self._latency = latency
@@ -32,6 +44,7 @@ class SimAuth:
         self._truth = truth
         self._rng = rng
         self._emit = emit
+        self._deleting = deleting
         self._seq = itertools.count(1)
 
     async def answer(self, call: str, user_id: str | None = None) -> None:
@@ -79,6 +92,7 @@ class SimAuth:
     async def delete(self, user_id: str) -> None:
         await self.answer("delete", user_id)
         self._existing(user_id)
+        self._deleting(user_id)
         self.publish("delete", user_id, {})
         del self.users[user_id]
 

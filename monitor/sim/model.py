@@ -57,10 +57,12 @@ class Event:
 
 @dataclass
 class BackendUser:
-    """Backend's mirror of one user; `version` is ground truth, not shown to adapters."""
+    """Backend's mirror of one user; `version` and `written` are ground truth, not shown
+    to adapters. `written` holds, per field, the stamp of the write that set its value."""
 
     fields: Fields
     version: int
+    written: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from monitor.sim.backend import SimBackend
 from monitor.sim.faults import FaultDice
@@ -18,7 +19,8 @@ class SyncPipeline:
     An event emitted while Backend is down is lost (the orphan sweeper is the remedy).
     `reorder_sync` holds an update back until the next change of the same user has
     been applied, then applies it: an older update lands after a newer one. With no
-    newer change within `reorder_hold`, the held update is merely late.
+    newer change within `reorder_hold`, the held update is merely late. A held update
+    suffers no other fault when it lands.
     """
 
     def __init__(
@@ -47,21 +49,22 @@ class SyncPipeline:
         self._truth.emitted(event.seq, event.op, event.user_id, event.version, now)
         if self._backend.down:
             return
-        due = max(now + self._dice.jitter(self._delay, self._jitter), self._last_due + _ORDER_EPSILON)
+        delay = self._dice.jitter(self._delay, self._jitter)
+        due = max(now + delay, self._last_due + _ORDER_EPSILON)
         self._last_due = due
         self._later(due, lambda: self._deliver(event))
 
-    def _later(self, due: float, action: object) -> asyncio.TimerHandle:
+    def _later(self, due: float, action: Callable[[], None]) -> asyncio.TimerHandle:
         loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle | None = None
+        handles: list[asyncio.TimerHandle] = []
 
         def fire() -> None:
-            self._pending.discard(handle)  # type: ignore[arg-type]
-            action()  # type: ignore[operator]
+            self._pending.discard(handles[0])
+            action()
 
-        handle = loop.call_at(due, fire)
-        self._pending.add(handle)
-        return handle
+        handles.append(loop.call_at(due, fire))
+        self._pending.add(handles[0])
+        return handles[0]
 
     def _deliver(self, event: Event) -> None:
         now = asyncio.get_running_loop().time()
@@ -72,7 +75,7 @@ class SyncPipeline:
             return
         self._backend.apply(event, now)
         if event.user_id in self._held:
-            held, handle = self._held[event.user_id]
+            _, handle = self._held[event.user_id]
             handle.cancel()
             self._pending.discard(handle)
             self._release(event.user_id)
@@ -87,11 +90,18 @@ class SyncPipeline:
     def _release(self, user_id: str) -> None:
         held = self._held.pop(user_id, None)
         if held is not None:
-            self._backend.apply(held[0], asyncio.get_running_loop().time())
+            # the reorder was this event's fault: it lands whole, so what Backend then
+            # shows (an older version) is the reorder's doing alone
+            self._backend.apply(held[0], asyncio.get_running_loop().time(), faults=False)
 
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def last_due(self) -> float | None:
+        """When the last delivery or release in flight is due (None: nothing in flight)."""
+        return max((h.when() for h in self._pending), default=None)
 
     def close(self) -> None:
         for handle in self._pending:

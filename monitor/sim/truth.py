@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 LIMIT = 20_000  # records kept, so a long-running simulator stays within bounded memory
 
@@ -22,7 +26,8 @@ class FaultRecord:
     operation: str
     at: float
     version: int = 0
-    observable: bool | None = None  # None until the probe's cleanup starts
+    damage: dict[str, int] = field(default_factory=dict)  # field -> stamp of its damaged value
+    observable: bool | None = None  # None until judged (see GroundTruth.judge)
     during_cleanup: bool = False
 
 
@@ -61,17 +66,37 @@ class GroundTruth:
         if change is not None and change.visible_at is None:
             change.visible_at = at
 
-    def fired(self, fault: str, user_id: str | None, operation: str, at: float, version: int = 0) -> None:
-        record = FaultRecord(fault, user_id, operation, at, version)
+    def swept(self, user_id: str, at: float) -> None:
+        """The orphan sweeper removed a user: its lost deletions became visible now."""
+        for change in self.changes.values():
+            if change.user_id == user_id and change.op == "delete" and change.visible_at is None:
+                change.visible_at = at
+
+    def fired(
+        self,
+        fault: str,
+        user_id: str | None,
+        operation: str,
+        at: float,
+        version: int = 0,
+        damage: dict[str, int] | None = None,
+    ) -> None:
+        record = FaultRecord(fault, user_id, operation, at, version, dict(damage or {}))
         record.during_cleanup = user_id in self._cleaned
         self.faults.append(record)
 
-    def cleanup_started(self, user_ids: Iterable[str], judge: Judge) -> None:
-        """Decide observability of the faults on these users, as the probe's waits ended."""
+    def judge(self, user_ids: Iterable[str], judge: Judge) -> None:
+        """Decide observability of the not yet judged faults on these users, now."""
         ids = set(user_ids)
         for record in self.faults:
             if record.user_id in ids and record.observable is None and not record.during_cleanup:
                 record.observable = judge(record)
+
+    def cleanup_started(self, user_ids: Iterable[str], judge: Judge) -> None:
+        """Judge the faults on these users as the probe's waits ended; later ones are
+        `during_cleanup`."""
+        ids = list(user_ids)
+        self.judge(ids, judge)
         self._cleaned.update(dict.fromkeys(ids))
         _trim(self._cleaned)
 
@@ -84,6 +109,6 @@ class GroundTruth:
         self._cleaned.clear()
 
 
-def _trim(ordered: dict[object, object] | dict[int, Visibility] | dict[str, None]) -> None:
+def _trim(ordered: dict[K, V]) -> None:
     while len(ordered) > LIMIT:
         del ordered[next(iter(ordered))]

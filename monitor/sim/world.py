@@ -40,6 +40,7 @@ class World:
             truth=self.truth,
             rng=self.rng,
             emit=self.sync.emit,
+            deleting=self._deleting,
         )
         self._sweeps: set[asyncio.TimerHandle] = set()
 
@@ -70,11 +71,29 @@ class World:
         was_down, self.backend.down = self.backend.down, active
         if was_down and not active:
             loop = asyncio.get_running_loop()
-            handle = loop.call_later(self.config.sync_delay, self._sweep)
-            self._sweeps.add(handle)
+            handles: list[asyncio.TimerHandle] = []
+            handles.append(loop.call_later(self.config.sync_delay, self._sweep, handles))
+            self._sweeps.add(handles[0])
 
-    def _sweep(self) -> None:
-        self._sweeps.clear()
+    @property
+    def idle(self) -> bool:
+        """Nothing is in flight: no sync event, held update or orphan sweep is pending."""
+        return not self.sync.pending and not self._sweeps
+
+    async def settle(self) -> None:
+        """Wait until nothing is in flight (instant on virtual time)."""
+        loop = asyncio.get_running_loop()
+        while (due := self._last_due()) is not None:  # noqa: ASYNC110 - timers are all there is
+            await asyncio.sleep(due - loop.time())
+
+    def _last_due(self) -> float | None:
+        dues = [h.when() for h in self._sweeps]
+        if self.sync.last_due is not None:
+            dues.append(self.sync.last_due)
+        return max(dues, default=None)
+
+    def _sweep(self, handles: list[asyncio.TimerHandle]) -> None:
+        self._sweeps.discard(handles[0])
         now = asyncio.get_running_loop().time()
         orphans = [uid for uid in self.backend.records if uid not in self.auth.users]
         if not orphans:
@@ -85,6 +104,12 @@ class World:
             return
         for uid in orphans:
             self.backend.remove(uid)
+            self.truth.swept(uid, now)
+
+    def _deleting(self, user_id: str) -> None:
+        """A user is deleted in Auth: what its create and updates did to Backend is judged
+        now, while the probe's view of it is still there (the deletion wipes the evidence)."""
+        self.truth.judge([user_id], self.observable)
 
     def cleanup_started(self, user_ids: list[str]) -> None:
         """Called as a probe starts its cleanup: judge which of its faults are observable."""
@@ -105,9 +130,7 @@ class World:
             case "skip_cascade":
                 return not rows and bool(self.backend.dependents.get(uid))
             case "partial_update" | "clobber_update":
-                return any(r.version == record.version for r in rows) and auth is not None and any(
-                    _differs(r.fields, auth.fields) for r in rows if r.version == record.version
-                )
+                return auth is not None and any(_damaged(r, record, auth.fields) for r in rows)
             case "reorder_sync":
                 return auth is not None and any(r.version < auth.version for r in rows)
             case "half_commit":
@@ -120,10 +143,16 @@ class World:
         self.sync.close()
         for handle in self._sweeps:
             handle.cancel()
+        self._sweeps.clear()
 
 
-def _differs(backend: Fields, auth: Fields) -> bool:
-    return any(backend.get(k) != v for k, v in auth.items())
+def _damaged(row: BackendUser, record: FaultRecord, auth: Fields) -> bool:
+    """A field the fault damaged still holds the damaged value (no later write set it),
+    and that value is not what Auth has."""
+    return any(
+        row.written.get(k) == stamp and row.fields.get(k) != auth.get(k)
+        for k, stamp in record.damage.items()
+    )
 
 
 def _drop_observable(record: FaultRecord, rows: list[BackendUser], auth_exists: bool) -> bool:

@@ -104,14 +104,22 @@ class GuardedAuth:
     async def create(self, fields: Mapping[str, str]) -> str:
         email = self._require_tag(fields)
         entry = self._ledger.add(self._target, email)
-        user_id = await self.inner.create(fields)
+        try:
+            user_id = await self.inner.create(fields)
+        except AlreadyExists:
+            self._ledger.forget(entry)  # this call created nothing; other failures may have
+            raise
         self._remember(entry, user_id, email)
         return user_id
 
     async def transaction(self, fields: Mapping[str, str], *, fail: bool) -> TxnOutcome:
         email = self._require_tag(fields)
         entry = self._ledger.add(self._target, email)
-        outcome = await self.inner.transaction(fields, fail=fail)
+        try:
+            outcome = await self.inner.transaction(fields, fail=fail)
+        except AlreadyExists:
+            self._ledger.forget(entry)
+            raise
         self._remember(entry, outcome.user_id, email)
         return outcome
 
@@ -177,9 +185,9 @@ class Target:
     @property
     def calls(self) -> frozenset[str]:
         """Every call this target can make, as `side.call`."""
-        return frozenset({f"auth.{c}" for c in self.auth.calls} | {
-            f"backend.{c}" for c in self.backend.calls
-        })
+        return frozenset(
+            {f"auth.{c}" for c in self.auth.calls} | {f"backend.{c}" for c in self.backend.calls}
+        )
 
     def new_email(self) -> str:
         return synthetic_email(self.domain, self.clock.wall(), self.rng)

@@ -102,7 +102,9 @@ def simulator_target(config: TargetConfig, *, clock: Clock, world: World | None 
     return Target(
         name=config.name,
         auth=GuardedAuth(
-            SimAuthSide(world), target=config.name, domain=config.synthetic_domain,
+            SimAuthSide(world),
+            target=config.name,
+            domain=config.synthetic_domain,
             ledger=Ledger.disabled(),
         ),
         backend=SimBackendSide(world),

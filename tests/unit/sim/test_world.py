@@ -1,0 +1,183 @@
+"""The simulated deployment: transactions, outages and the sweeper, and which faults show."""
+
+from __future__ import annotations
+
+from monitor.config import FaultsConfig, SimulatorConfig
+from monitor.sim.world import World
+from monitor.vtime import run_virtual
+
+ALICE = {"email": "alice@example.com", "display_name": "Alice", "profile.city": "Oslo"}
+
+
+def world(**config: object) -> World:
+    return World(SimulatorConfig.model_validate({"seed": 1, **config}))
+
+
+def sides(w: World, uid: str) -> tuple[bool, bool]:
+    """Whether Auth and Backend hold the user."""
+    return uid in w.auth.users, uid in w.backend.records
+
+
+def judged(w: World) -> list[tuple[str, bool | None]]:
+    return [(f.fault, f.observable) for f in w.truth.faults]
+
+
+def test_a_committed_transaction_writes_both_sides_at_once() -> None:
+    w = world()
+
+    uid, committed = run_virtual(w.transaction(dict(ALICE), fail=False))
+
+    assert committed
+    assert sides(w, uid) == (True, True)
+
+
+def test_a_failed_transaction_leaves_neither_side() -> None:
+    w = world()
+
+    uid, committed = run_virtual(w.transaction(dict(ALICE), fail=True))
+
+    assert not committed
+    assert sides(w, uid) == (False, False)
+
+
+def test_half_commit_leaves_the_user_in_auth_only() -> None:
+    w = world(faults={"half_commit": 1})
+
+    uid, committed = run_virtual(w.transaction(dict(ALICE), fail=False))
+
+    assert committed
+    assert sides(w, uid) == (True, False)
+
+
+def test_non_atomic_rollback_leaves_the_user_in_backend_only() -> None:
+    w = world(faults={"non_atomic_rollback": 1})
+
+    uid, _ = run_virtual(w.transaction(dict(ALICE), fail=True))
+
+    assert sides(w, uid) == (False, True)
+
+
+async def delete_during_outage(w: World) -> str:
+    uid = await w.auth.create(dict(ALICE))
+    await w.settle()
+    await w.outage(True)
+    await w.auth.delete(uid)
+    await w.outage(False)
+    await w.settle()
+    return uid
+
+
+def test_the_sweeper_removes_orphans_after_an_outage_and_their_deletion_shows() -> None:
+    w = world(sync_delay=0.5)
+
+    uid = run_virtual(delete_during_outage(w))
+
+    deletion = list(w.truth.changes.values())[-1]
+    assert sides(w, uid) == (False, False)
+    assert deletion.op == "delete" and deletion.latency is not None and deletion.latency >= 0.5
+
+
+def test_no_orphan_sweep_leaves_the_orphan_and_records_it() -> None:
+    w = world(faults={"no_orphan_sweep": 1})
+
+    uid = run_virtual(delete_during_outage(w))
+
+    assert sides(w, uid) == (False, True)
+    assert [(f.fault, f.user_id) for f in w.truth.faults] == [("no_orphan_sweep", uid)]
+
+
+def test_idle_means_nothing_is_left_in_flight() -> None:
+    w = world(sync_delay=1.0)
+
+    async def scenario() -> list[bool]:
+        seen = [w.idle]
+        await w.auth.create(dict(ALICE))
+        seen.append(w.idle)
+        await w.settle()
+        return [*seen, w.idle]
+
+    assert run_virtual(scenario()) == [True, False, True]
+
+
+def test_faults_are_judged_as_cleanup_starts_and_later_ones_are_marked_during_cleanup() -> None:
+    w = world(faults={"drop_sync": 1})
+
+    async def scenario() -> None:
+        uid = await w.auth.create(dict(ALICE))
+        await w.settle()
+        w.cleanup_started([uid])
+        await w.auth.delete(uid)
+        await w.settle()
+
+    run_virtual(scenario())
+
+    assert [(f.operation, f.observable, f.during_cleanup) for f in w.truth.faults] == [
+        ("create", True, False),
+        ("delete", None, True),
+    ]
+
+
+def test_a_duplicate_is_judged_when_auth_deletes_the_user_before_it_vanishes() -> None:
+    w = world(faults={"duplicate_sync": 1})
+
+    async def scenario() -> None:
+        uid = await w.auth.create(dict(ALICE))
+        await w.settle()
+        await w.auth.delete(uid)
+        await w.settle()
+        w.cleanup_started([uid])
+
+    run_virtual(scenario())
+
+    assert judged(w) == [("duplicate_sync", True)]
+
+
+def test_a_partial_update_repaired_by_a_later_update_is_not_observable() -> None:
+    w = world(faults={"partial_update": 1})
+
+    async def scenario() -> None:
+        uid = await w.auth.create(dict(ALICE))
+        await w.auth.update(uid, {"display_name": "B", "profile.city": "Rome"})
+        await w.settle()
+        w.dice.config = FaultsConfig()
+        await w.auth.update(uid, {"display_name": "C", "profile.city": "Rome"})
+        await w.settle()
+        w.cleanup_started([uid])
+
+    run_virtual(scenario())
+
+    assert judged(w) == [("partial_update", False)]
+
+
+def test_a_clobbered_field_stays_observable_after_a_later_update_of_other_fields() -> None:
+    w = world(faults={"clobber_update": 1})
+
+    async def scenario() -> None:
+        uid = await w.auth.create(dict(ALICE))
+        await w.auth.update(uid, {"display_name": "B"})
+        await w.settle()
+        w.dice.config = FaultsConfig()
+        await w.auth.update(uid, {"display_name": "C"})
+        await w.settle()
+        w.cleanup_started([uid])
+
+    run_virtual(scenario())
+
+    assert judged(w) == [("clobber_update", True)]
+
+
+def test_a_dropped_update_overtaken_by_a_newer_one_is_not_observable() -> None:
+    w = world(faults={"drop_sync": {"update": 1}})
+
+    async def scenario() -> None:
+        uid = await w.auth.create(dict(ALICE))
+        await w.auth.update(uid, {"display_name": "B"})
+        await w.settle()
+        w.dice.config = FaultsConfig()
+        await w.auth.update(uid, {"display_name": "C"})
+        await w.settle()
+        w.cleanup_started([uid])
+
+    run_virtual(scenario())
+
+    assert judged(w) == [("drop_sync", False)]

@@ -1,0 +1,84 @@
+"""The simulator adapter: the world's calls, its errors mapped to what probes understand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from monitor.targets.base import (
+    AUTH_CALLS,
+    BACKEND_CALLS,
+    AlreadyExists,
+    NotFound,
+    Target,
+    TargetError,
+)
+from monitor.vtime import run_virtual
+
+SimTarget = Callable[..., Target]
+
+
+def test_a_simulator_target_can_make_every_call(sim_target: SimTarget) -> None:
+    target = sim_target()
+
+    assert target.calls == {f"auth.{c}" for c in AUTH_CALLS} | {
+        f"backend.{c}" for c in BACKEND_CALLS
+    }
+
+
+def test_an_existing_email_is_already_exists(sim_target: SimTarget) -> None:
+    target = sim_target()
+
+    async def scenario() -> None:
+        fields = {"email": target.new_email()}
+        await target.auth.create(fields)
+        await target.auth.create(fields)
+
+    with pytest.raises(AlreadyExists):
+        run_virtual(scenario())
+
+
+def test_an_unknown_user_is_not_found(sim_target: SimTarget) -> None:
+    with pytest.raises(NotFound):
+        run_virtual(sim_target().backend.create_dependent("u-nobody", "session"))
+
+
+def test_other_simulator_errors_carry_their_status(sim_target: SimTarget) -> None:
+    target = sim_target({"faults": {"auth_errors": 1}})
+
+    with pytest.raises(TargetError, match=r"^500 internal server error during get$"):
+        run_virtual(target.auth.get("u-1"))
+
+
+def test_a_backend_outage_answers_503_until_it_ends(sim_target: SimTarget) -> None:
+    target = sim_target()
+
+    async def scenario() -> None:
+        await target.backend.outage(True)
+        with pytest.raises(TargetError, match=r"^503 "):
+            await target.backend.get_user("u-1")
+        await target.backend.outage(False)
+        assert await target.backend.get_user("u-1") is None
+
+    run_virtual(scenario())
+
+
+def test_the_same_seed_makes_the_same_synthetic_users(sim_target: SimTarget) -> None:
+    first, second = sim_target({"seed": 5}), sim_target({"seed": 5})
+
+    async def emails(target: Target) -> list[str]:
+        return [target.new_email() for _ in range(3)]
+
+    assert run_virtual(emails(first)) == run_virtual(emails(second))
+
+
+def test_cleanup_starting_judges_the_faults_of_the_run(sim_target: SimTarget) -> None:
+    target = sim_target({"faults": {"auth_errors": 1}})
+    with pytest.raises(TargetError):
+        run_virtual(target.auth.get("u-1"))
+
+    target.on_cleanup(["u-1"])
+
+    (record,) = target.state["world"].truth.faults  # type: ignore[attr-defined]
+    assert record.observable is True
