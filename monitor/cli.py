@@ -1,4 +1,5 @@
-"""The `consistency-monitor` command: check, validate, schema (and run, in the daemon)."""
+"""The `consistency-monitor` command: check, validate, schema (run and simulate in their own
+modules)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from monitor.report import results_table, summarise, summary_table, summary_to_d
 from monitor.results import ProbeResult, report_to_dict
 from monitor.run_command import add_run_parser, cmd_run
 from monitor.runner import run_probe
+from monitor.simulate_command import add_simulate_parser, cmd_simulate
 from monitor.targets.build import build_target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _check_parser(sub)
     add_run_parser(sub)
     _validate_parser(sub)
+    add_simulate_parser(sub)
     _sub(sub, "schema", "print the config file's JSON Schema", _SCHEMA_TEXT)
     return parser
 
@@ -283,6 +286,7 @@ COMMANDS = {
     "run": cmd_run_daemon,
     "validate": cmd_validate,
     "schema": cmd_schema,
+    "simulate": cmd_simulate,
 }
 
 

@@ -1,13 +1,51 @@
-"""Build a Target from its config."""
+"""Build a Target from its config: the simulator, or real sides over HTTP or SQL."""
 
 from __future__ import annotations
 
+import random
+
 from monitor.clock import Clock
 from monitor.config import TargetConfig
-from monitor.targets.base import Target
+from monitor.config_sides import HttpSide, SqlSide
+from monitor.ledger import Ledger
+from monitor.targets.base import AuthSide, BackendSide, GuardedAuth, Target
+from monitor.targets.http import HttpAuthSide, HttpBackendSide
 from monitor.targets.simulator import simulator_target
 
 
-def build_target(config: TargetConfig, *, clock: Clock) -> Target:
-    """The adapters a target's config asks for."""
-    return simulator_target(config, clock=clock)
+def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tuple[str, ...]:
+    """The fields both sides know, `email` first: the ones probes set and compare."""
+    names = [f for f in auth.fields if f in backend.fields and f != "email"]
+    return ("email", *names)
+
+
+def auth_side(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> AuthSide:
+    if isinstance(side, HttpSide):
+        return HttpAuthSide(side, fields=fields)
+    raise NotImplementedError("sql sides")
+
+
+def backend_side(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> BackendSide:
+    if isinstance(side, HttpSide):
+        return HttpBackendSide(side, fields=fields)
+    raise NotImplementedError("sql sides")
+
+
+def build_target(config: TargetConfig, *, clock: Clock, ledger: Ledger | None = None) -> Target:
+    """The adapters a target's config asks for; real targets ledger what they create."""
+    if config.simulator is not None:
+        return simulator_target(config, clock=clock)
+    assert config.auth is not None and config.backend is not None
+    fields = shared_fields(config.auth, config.backend)
+    return Target(
+        name=config.name,
+        auth=GuardedAuth(
+            auth_side(config.auth, fields), target=config.name,
+            domain=config.synthetic_domain, ledger=ledger or Ledger.disabled(),
+        ),
+        backend=backend_side(config.backend, fields),
+        clock=clock,
+        rng=random.Random(),
+        domain=config.synthetic_domain,
+        max_concurrency=config.max_concurrency,
+    )
