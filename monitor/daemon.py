@@ -104,6 +104,7 @@ class Daemon:
         self.state_dir = state_dir
         self.listen = listen or config.server.listen
         self.clock = clock
+        self._runner: web.AppRunner | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.metrics = Metrics(self.registry, deadlines=config_deadlines(config))
         self.recorder = Recorder(self.metrics, history=config.server.history)
@@ -119,7 +120,6 @@ class Daemon:
         )
         self.recorder.listeners.append(self.alerts.on_result)
         self.registry.register(AlertsCollector(self.alerts.alerts))
-        self._runner: web.AppRunner | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._last_tick = 0.0
         self._reloading = asyncio.Lock()
@@ -134,11 +134,13 @@ class Daemon:
         return [(r.target, r.probe, r.interval) for r in self.recorder.last_runs()]
 
     def external_url(self, config: Config) -> str:
-        """Links in alerts: `server.external_url`, else the listen address."""
+        """Links in alerts: `server.external_url`, else the address served on."""
         if config.server.external_url:
             return config.server.external_url.rstrip("/")
-        host, port = parse_listen(self.listen)
-        return f"http://{host if host != '0.0.0.0' else 'localhost'}:{port}"
+        host, port = parse_listen(self._served_on())
+        if host in ("0.0.0.0", "::"):
+            host = "localhost"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property
     def silences(self) -> SilenceStore:
@@ -147,18 +149,24 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Schedule every job, start the lag sampler, then serve HTTP."""
+        """Serve HTTP (not ready yet), then schedule every job and start the lag sampler.
+
+        Binding first means a taken port fails before any probe runs, and alert links
+        can name the port actually bound (`--listen 127.0.0.1:0`).
+        """
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        await self.scheduler.apply(self.config)
-        self.scheduler.start()
-        self.alerts.start()
-        self._reload_succeeded()
-        self._last_tick = asyncio.get_running_loop().time()
-        self._lag_task = asyncio.get_running_loop().create_task(self._sample_lag())
+        loop = asyncio.get_running_loop()
+        self._last_tick = loop.time()
         self._runner = web.AppRunner(make_app(self), access_log=None)
         await self._runner.setup()
         host, port = parse_listen(self.listen)
         await web.TCPSite(self._runner, host, port).start()
+        await self.alerts.reconfigure(self.config.alerts, self.external_url(self.config))
+        await self.scheduler.apply(self.config)
+        self.scheduler.start()
+        self.alerts.start()
+        self._reload_succeeded()
+        self._lag_task = loop.create_task(self._sample_lag())
         log.info("serving on %s (%d jobs)", self.address, len(self.recorder.jobs()))
 
     @property
@@ -167,6 +175,10 @@ class Daemon:
         assert self._runner is not None
         host, port = self._runner.addresses[0][:2]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def _served_on(self) -> str:
+        """The bound address once serving, else the configured one."""
+        return self.address if self._runner and self._runner.addresses else self.listen
 
     async def stop(self, *, grace: float = 5.0) -> None:
         """Not ready at once; running probes get `grace`; cleanups finish; then close."""
@@ -241,8 +253,9 @@ class Daemon:
         return asyncio.get_running_loop().time() - self._last_tick < UNRESPONSIVE_AFTER
 
     def admin_token(self) -> str | None:
+        """The admin token; an empty one (say, `${VAR}` set to "") counts as none: never open."""
         token = self.config.server.admin_token
-        return token.get_secret_value() if token is not None else None
+        return (token.get_secret_value() if token is not None else None) or None
 
     def alert_list(self) -> list[dict[str, Any]]:
         return [

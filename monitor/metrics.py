@@ -101,17 +101,35 @@ def _family(name: str, doc: str, rows: Sequence[LastRun], value: object) -> Gaug
     return family
 
 
+class WithoutCreated(Collector):
+    """Another registry's metrics minus their `_created` samples.
+
+    The issue turns `_created` series off (they double the series count for no use in
+    PromQL); prometheus_client can only do that process-wide, so they are filtered here.
+    """
+
+    def __init__(self, inner: CollectorRegistry) -> None:
+        self._inner = inner
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._inner.collect():
+            created = f"{family.name}_created"
+            family.samples = [s for s in family.samples if s.name != created]
+            yield family
+
+
 class Metrics:
-    """The metric objects, registered on `registry`."""
+    """The metric objects, registered on `registry` (without `_created` series)."""
 
     def __init__(self, registry: CollectorRegistry, *, deadlines: Iterable[float] = ()) -> None:
         self.registry = registry
+        own = CollectorRegistry(auto_describe=True)
         self.probe_duration = Histogram(
             "consistency_probe_duration_seconds",
             "Wall time of a probe run including cleanup. Slow runs hint at a slow target.",
             ("target", "probe"),
             buckets=PROBE_BUCKETS,
-            registry=registry,
+            registry=own,
         )
         self.sync_latency = Histogram(
             "consistency_sync_latency_seconds",
@@ -119,28 +137,28 @@ class Metrics:
             'that arrived. Share visible within 1 s: bucket{le="1.0"} / (count + timeouts).',
             ("target", "operation"),
             buckets=sync_buckets(deadlines),
-            registry=registry,
+            registry=own,
         )
         self.sync_timeouts = Counter(
             "consistency_sync_timeouts",
             "Propagations that never became visible before give_up; count them as not visible "
             "so an outage cannot make latency look healthy.",
             ("target", "operation"),
-            registry=registry,
+            registry=own,
         )
         self.call_duration = Histogram(
             "consistency_call_duration_seconds",
             "Duration of each adapter call (creation, update, deletion time) by side and call.",
             ("target", "side", "call"),
             buckets=CALL_BUCKETS,
-            registry=registry,
+            registry=own,
         )
         self.probe_runs = Counter(
             "consistency_probe_runs",
             "Completed probe runs by outcome (pass, fail = inconsistency found, error = could "
             "not finish). rate() of fail or error is what to alert on.",
             ("target", "probe", "outcome"),
-            registry=registry,
+            registry=own,
         )
         self.inconsistencies = Counter(
             "consistency_inconsistencies",
@@ -148,46 +166,47 @@ class Metrics:
             "partial, rollback, slow. cascade/orphan/rollback mean data that should be gone "
             "is not.",
             ("target", "probe", "kind"),
-            registry=registry,
+            registry=own,
         )
         self.skipped = Counter(
             "consistency_probe_skipped",
             "Runs not started: overlap (the previous run was still going) or misfire (the "
             "scheduler was too late). A growing count means the interval is too short.",
             ("target", "probe", "reason"),
-            registry=registry,
+            registry=own,
         )
         self.loop_lag = Histogram(
             "consistency_event_loop_lag_seconds",
             "How late the monitor's event loop woke up on a timer. When this is high, "
             "measured latencies are suspect.",
             buckets=LAG_BUCKETS,
-            registry=registry,
+            registry=own,
         )
         self.reload_ok = Gauge(
             "consistency_config_last_reload_successful",
             "1 if the last config (re)load succeeded; 0 means the old config is still running.",
-            registry=registry,
+            registry=own,
         )
         self.reload_time = Gauge(
             "consistency_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful config load.",
-            registry=registry,
+            registry=own,
         )
         self.notifications = Counter(
             "consistency_notifications",
             "Alert notifications by notifier (log, alertmanager, webhook) and result: sent, "
             "failed (after retries) or dropped (queue full: the receiver is down or slow).",
             ("notifier", "result"),
-            registry=registry,
+            registry=own,
         )
         self.build_info = Gauge(
             "consistency_build_info",
             "Always 1; the label says which version runs.",
             ("version",),
-            registry=registry,
+            registry=own,
         )
         self.build_info.labels(__version__).set(1)
+        registry.register(WithoutCreated(own))
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
 
@@ -211,6 +230,29 @@ class Metrics:
         for reason in SKIP_REASONS:
             _forget(self.skipped, target, probe, reason)
         _forget(self.probe_duration, target, probe)
+
+    def remove_target(self, target: str) -> None:
+        """Drop the per-target series (sync latency and timeouts, call times) of a target
+        that no job probes any more."""
+        per_target = (
+            (self.sync_latency, ("target", "operation")),
+            (self.sync_timeouts, ("target", "operation")),
+            (self.call_duration, ("target", "side", "call")),
+        )
+        for metric, names in per_target:
+            for labels in _label_values(metric, names):
+                if labels[0] == target:
+                    _forget(metric, *labels)
+
+
+def _label_values(metric: Counter | Histogram, names: Sequence[str]) -> set[tuple[str, ...]]:
+    """The label values of every child of `metric`, read back through its public collect()."""
+    return {
+        tuple(sample.labels[n] for n in names)
+        for family in metric.collect()
+        for sample in family.samples
+        if all(n in sample.labels for n in names)
+    }
 
 
 def _forget(metric: Counter | Histogram, *labels: str) -> None:

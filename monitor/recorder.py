@@ -61,8 +61,11 @@ class Recorder(LastRunSource):
     def remove_job(self, target: str, probe: str) -> None:
         with self._lock:
             job = self._jobs.pop((target, probe), None)
+            target_gone = all(t != target for t, _ in self._jobs)
         if job is not None:
             self.metrics.remove_job(target, probe, job.kinds)
+        if job is not None and target_gone:
+            self.metrics.remove_target(target)
 
     def set_history(self, size: int) -> None:
         with self._lock:

@@ -218,7 +218,13 @@ class ProbeScheduler:
         task = asyncio.get_running_loop().create_task(self._run_once(spec))
         self._runs[task] = spec.target
         task.add_done_callback(self._forget_run)
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            # Only the run was cancelled (shutdown, after its grace): no job error to log.
 
     def _forget_run(self, task: asyncio.Task[None]) -> None:
         self._runs.pop(task, None)
@@ -251,6 +257,8 @@ class ProbeScheduler:
         if self._runs:
             log.info("waiting up to %g s for %d running probes", grace, len(self._runs))
             _, pending = await asyncio.wait(set(self._runs), timeout=grace)
+            if pending:
+                log.info("cancelling %d probes still running; their cleanup goes on", len(pending))
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -72,7 +72,8 @@ def _row(job: Mapping[str, Any], now: float) -> str:
         f'data-outcome="{escape(last["outcome"] if last else "pending")}">'
         f"<td>{escape(job['target'])}</td><td>{escape(job['probe'])}</td>"
         f"<td>{_badge(last['outcome'] if last else None)}</td><td>{latency}</td>"
-        f"<td>{_ago(job.get('last_run'), now)}</td><td>{_ago(job.get('next_run'), now)}</td>"
+        f"<td>{_ago(job.get('last_run_timestamp'), now)}</td>"
+        f"<td>{_ago(job.get('next_run_timestamp'), now)}</td>"
         f"<td>{_strip(job.get('history', []))}</td>"
         f'<td class="found">{found}</td><td>{detail}</td></tr>'
     )

@@ -102,13 +102,19 @@ async def api_result(request: web.Request) -> web.Response:
     return web.json_response({"seq": recorded.seq, **result_to_dict(recorded.result)})
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for any other scheme."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def check_admin(request: web.Request) -> None:
     """404 when no admin token is configured (disabled, never open); 401 when it is wrong."""
     token = state_of(request).admin_token()
     if token is None:
         raise web.HTTPNotFound(text="admin endpoints are disabled: no admin token configured\n")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    given = bearer_token(request)
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
         raise web.HTTPUnauthorized(
             text="missing or wrong admin token\n", headers={"WWW-Authenticate": "Bearer"}
         )

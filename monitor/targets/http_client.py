@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 import time
@@ -67,6 +68,7 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
         self._limiter = RateLimiter(side.rate_limit)
         self._token: tuple[str, float] | None = None  # OAuth2 access token, expiry
+        self._token_lock = asyncio.Lock()  # concurrent calls share one token request
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -99,41 +101,45 @@ class HttpClient:
         await self._limiter.wait()
         where = f"{op.method} {_safe(url)}"
         try:
-            async with self._open().request(
-                op.method,
-                url,
-                json=body,
-                headers={**op.headers, **await self._auth_headers()},
-                auth=self._basic(),
-            ) as resp:
-                if resp.status == 401 and retry_auth and self.side.auth.oauth2 is not None:
-                    self._token = None
-                    return await self._send(op, url, body, retry_auth=False)
-                return await _classify(op, where, resp)
+            headers = {**op.headers, **await self._auth_headers()}
+            async with self._open().request(op.method, url, json=body, headers=headers) as resp:
+                if not (resp.status == 401 and retry_auth and self.side.auth.oauth2 is not None):
+                    return await _classify(op, where, resp)
         except TimeoutError:
             raise TargetError(f"no answer within {self.side.timeout:g} s ({where})") from None
         except aiohttp.ClientConnectorError as exc:
             raise TargetError(f"{_connect_problem(exc)} ({exc.host}:{exc.port})") from None
         except aiohttp.ClientError as exc:
             raise TargetError(f"{where}: {type(exc).__name__}: {exc}") from None
-
-    def _basic(self) -> aiohttp.BasicAuth | None:
-        basic = self.side.auth.basic
-        if basic is None:
-            return None
-        return aiohttp.BasicAuth(basic.username, basic.password.get_secret_value())
+        # Retried only once the 401's connection is released: with a small pool, the
+        # token request and the retry would otherwise wait for it until the timeout.
+        self._drop_token(headers.get("Authorization", ""))
+        return await self._send(op, url, body, retry_auth=False)
 
     async def _auth_headers(self) -> dict[str, str]:
         auth = self.side.auth
         if auth.bearer_token is not None:
             return {"Authorization": f"Bearer {auth.bearer_token.get_secret_value()}"}
+        if auth.basic is not None:
+            pair = f"{auth.basic.username}:{auth.basic.password.get_secret_value()}"
+            return {"Authorization": f"Basic {base64.b64encode(pair.encode()).decode()}"}
         if auth.oauth2 is not None:
             return {"Authorization": f"Bearer {await self._oauth2_token()}"}
         return {}
 
+    def _drop_token(self, sent: str) -> None:
+        """Forget the token a 401 refused, unless a concurrent call has renewed it already."""
+        if self._token is not None and sent == f"Bearer {self._token[0]}":
+            self._token = None
+
     async def _oauth2_token(self) -> str:
-        if self._token is not None and self._token[1] > time.monotonic():
+        async with self._token_lock:
+            if self._token is None or self._token[1] <= time.monotonic():
+                self._token = await self._fetch_token()
             return self._token[0]
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A new access token from the token endpoint, and when to renew it."""
         oauth = self.side.auth.oauth2
         assert oauth is not None
         form = {
@@ -154,9 +160,11 @@ class HttpClient:
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str):
             raise TargetError(f"OAuth2 token: {where}: the answer has no access_token")
-        expires = float(data.get("expires_in", 300))
-        self._token = (token, time.monotonic() + max(0.0, expires - TOKEN_EARLY))
-        return token
+        try:
+            expires = float(data.get("expires_in", 300))
+        except (TypeError, ValueError):
+            raise TargetError(f"OAuth2 token: {where}: expires_in is not a number") from None
+        return token, time.monotonic() + max(0.0, expires - TOKEN_EARLY)
 
 
 async def _classify(op: Operation, where: str, resp: aiohttp.ClientResponse) -> Answer | None:
