@@ -297,7 +297,8 @@ def test_validate_checks_every_file_given_and_fails_if_one_is_bad(
     assert main(["validate", config, str(bad), config]) == 2
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{config}: ok: 1 target(s), 10 probe(s) scheduled"] * 2
-    assert err == f"{bad}: targets[0]: a target needs a `simulator:` block, or `auth:` and `backend:`\n"
+    expected = "targets[0]: a target needs a `simulator:` block, or `auth:` and `backend:`"
+    assert err == f"{bad}: {expected}\n"
 
 
 def test_validate_prints_every_error_and_exits_2(
