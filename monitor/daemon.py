@@ -8,7 +8,6 @@ because the order matters: on SIGTERM the HTTP server must keep answering (/read
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import os
 import signal
@@ -24,16 +23,20 @@ from monitor.alerts.service import AlertsCollector, AlertService
 from monitor.alerts.silences import SilenceStore
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, TargetConfig, load_config
+from monitor.janitor import JanitorService
+from monitor.ledger import Ledger
 from monitor.metrics import LastRunCollector, Metrics
 from monitor.recorder import Recorded, Recorder
-from monitor.results import result_to_dict
 from monitor.scheduler import Changes, ProbeScheduler
+from monitor.sharding import Shard, select
+from monitor.status import alert_to_dict, iso, job_status, runtime
 from monitor.targets.base import Target
 from monitor.targets.build import build_target
 from monitor.web import make_app
 
 log = logging.getLogger("monitor.daemon")
 
+LEDGER_FILE = "ledger.sqlite3"
 LAG_PERIOD = 0.25  # how often the event-loop lag is sampled
 UNRESPONSIVE_AFTER = 10.0  # /healthz fails when the lag sampler has not run for this long
 
@@ -81,12 +84,6 @@ class ReloadOutcome:
         return {"status": "ok", "changes": self.changes.as_dict(), "notes": self.notes}
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds")
-
-
 class Daemon:
     """Everything `consistency-monitor run` keeps alive."""
 
@@ -98,7 +95,9 @@ class Daemon:
         state_dir: Path,
         listen: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        shard: Shard | None = None,
     ) -> None:
+        self.shard = shard
         self.config = config
         self.config_path = config_path
         self.state_dir = state_dir
@@ -106,7 +105,9 @@ class Daemon:
         self.clock = clock
         self._runner: web.AppRunner | None = None
         self.registry = CollectorRegistry(auto_describe=True)
-        self.metrics = Metrics(self.registry, deadlines=config_deadlines(config))
+        self.metrics = Metrics(
+            self.registry, deadlines=config_deadlines(config), shard=str(shard or "none")
+        )
         self.recorder = Recorder(self.metrics, history=config.server.history)
         self.registry.register(LastRunCollector(self.recorder))
         self.scheduler = ProbeScheduler(self.recorder, self._make_target, clock)
@@ -120,6 +121,8 @@ class Daemon:
         )
         self.recorder.listeners.append(self.alerts.on_result)
         self.registry.register(AlertsCollector(self.alerts.alerts))
+        self.ledger: Ledger | None = None
+        self.janitor: JanitorService | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._last_tick = 0.0
         self._reloading = asyncio.Lock()
@@ -128,7 +131,23 @@ class Daemon:
         self.started_at = clock.wall()
 
     def _make_target(self, config: TargetConfig) -> Target:
-        return build_target(config, clock=self.clock)
+        return build_target(config, clock=self.clock, ledger=self.ledger)
+
+    def _start_janitor(self) -> None:
+        """The ledger of real targets lives in the state dir; the janitor sweeps it."""
+        self.ledger = Ledger(self.state_dir / LEDGER_FILE)
+        self.janitor = JanitorService(
+            self.ledger,
+            lookup=self.scheduler.target,
+            removed=self.metrics.janitor_removed,
+            clock=self.clock,
+        )
+        self.janitor.configure(self._mine(self.config))
+        self.janitor.start()
+
+    def _mine(self, config: Config) -> Config:
+        """The part of the config this shard runs."""
+        return select(config, self.shard)
 
     def _job_list(self) -> list[tuple[str, str, float]]:
         return [(r.target, r.probe, r.interval) for r in self.recorder.last_runs()]
@@ -162,7 +181,8 @@ class Daemon:
         host, port = parse_listen(self.listen)
         await web.TCPSite(self._runner, host, port).start()
         await self.alerts.reconfigure(self.config.alerts, self.external_url(self.config))
-        await self.scheduler.apply(self.config)
+        self._start_janitor()
+        await self.scheduler.apply(self._mine(self.config))
         self.scheduler.start()
         self.alerts.start()
         self._reload_succeeded()
@@ -186,6 +206,10 @@ class Daemon:
         log.info("stopping: letting running probes finish for up to %g s", grace)
         await self.scheduler.shutdown(grace=grace)
         await self.alerts.close()
+        if self.janitor is not None:
+            await self.janitor.close()
+        if self.ledger is not None:
+            self.ledger.close()
         if self._lag_task is not None:
             self._lag_task.cancel()
             await asyncio.gather(self._lag_task, return_exceptions=True)
@@ -211,7 +235,9 @@ class Daemon:
             except ConfigError as exc:
                 return self._reload_failed(exc)
             notes = self._restart_notes(new)
-            changes = await self.scheduler.apply(new)
+            changes = await self.scheduler.apply(self._mine(new))
+            if self.janitor is not None:
+                self.janitor.configure(self._mine(new))
             self.recorder.set_history(new.server.history)
             await self.alerts.reconfigure(new.alerts, self.external_url(new))
             self.config = new
@@ -258,16 +284,7 @@ class Daemon:
         return (token.get_secret_value() if token is not None else None) or None
 
     def alert_list(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "labels": dict(a.labels),
-                "annotations": dict(a.annotations),
-                "state": a.state,
-                "active_since": _iso(a.active_since),
-                "fired_at": _iso(a.fired_at),
-            }
-            for a in self.alerts.alerts()
-        ]
+        return [alert_to_dict(a) for a in self.alerts.alerts()]
 
     def find_result(self, seq: int) -> Recorded | None:
         return self.recorder.find(seq)
@@ -277,34 +294,19 @@ class Daemon:
         ok, when = self._last_reload
         return {
             "version": __version__,
+            "shard": str(self.shard) if self.shard else None,
             "ready": self.ready,
-            "started_at": _iso(self.started_at),
+            "started_at": iso(self.started_at),
             "config": {
                 "source": str(self.config_path) if self.config_path else "embedded default",
                 "last_reload_successful": ok,
-                "last_reload_success_at": _iso(when),
+                "last_reload_success_at": iso(when),
             },
-            "runtime": {
-                "asyncio_tasks": len(asyncio.all_tasks()),
-                "runs_in_flight": self.scheduler.in_flight,
-            },
-            "jobs": [self._job_status(t, p, history) for t, p in self.recorder.jobs()],
-        }
-
-    def _job_status(self, target: str, probe: str, history: int | None) -> dict[str, Any]:
-        recent = self.recorder.history(target, probe)
-        if history is not None:
-            recent = recent[-history:] if history else []
-        last = self.recorder.last_run(target, probe)
-        entries = [{"seq": r.seq, **result_to_dict(r.result)} for r in recent]
-        return {
-            "target": target,
-            "probe": probe,
-            "interval_seconds": last.interval if last else None,
-            "last_run_timestamp": last.last_run if last else None,
-            "next_run_timestamp": self.scheduler.next_run(target, probe),
-            "last": entries[-1] if entries else None,
-            "history": entries,
+            "runtime": {**runtime(), "runs_in_flight": self.scheduler.in_flight},
+            "jobs": [
+                job_status(self.recorder, self.scheduler, t, p, history)
+                for t, p in self.recorder.jobs()
+            ],
         }
 
 

@@ -7,14 +7,22 @@ It never touches a user whose email is not synthetic: the guarded Auth side refu
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from prometheus_client import Counter
+
+from monitor.clock import Clock
+from monitor.config import Config, JanitorConfig
 from monitor.ledger import Entry, Ledger
 from monitor.targets.base import NotFound, Target, TargetError, synthetic_pattern
 
 log = logging.getLogger("monitor.janitor")
+
+TICK = 5.0  # how often due passes are looked for
+Lookup = Callable[[str], Target | None]
 
 
 @dataclass
@@ -106,3 +114,60 @@ async def _remove_mirror(target: Target, user_id: str, swept: Swept) -> None:
         log.warning(
             "janitor on %s cannot delete the backend mirror of %s: %s", target.name, user_id, exc
         )
+
+
+class JanitorService:
+    """Runs `sweep` on every real target at its janitor interval, first at start-up.
+
+    Ledger entries made before this process started are stale at once (a crash left
+    them); newer ones only once older than the TTL, so runs in flight are never touched.
+    """
+
+    def __init__(self, ledger: Ledger, *, lookup: Lookup, removed: Counter, clock: Clock) -> None:
+        self._ledger = ledger
+        self._lookup = lookup
+        self._removed = removed
+        self._clock = clock
+        self._started = clock.wall()
+        self._targets: dict[str, JanitorConfig] = {}
+        self._due: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def configure(self, config: Config) -> None:
+        """The real targets to sweep (the simulator's world ends with the process)."""
+        self._targets = {t.name: t.janitor for t in config.targets if t.simulator is None}
+        for name in self._targets:
+            self._due.setdefault(name, 0.0)
+            for side in ("auth", "backend"):
+                self._removed.labels(name, side)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            now = self._clock.wall()
+            for name, settings in list(self._targets.items()):
+                if now >= self._due.get(name, 0.0):
+                    await self.sweep_target(name, settings, now)
+                    self._due[name] = now + settings.interval
+            await self._clock.sleep(TICK)
+
+    async def sweep_target(self, name: str, settings: JanitorConfig, now: float) -> Swept:
+        target = self._lookup(name)
+        if target is None:
+            return Swept()
+        before = max(self._started, now - settings.ttl)
+        try:
+            swept = await sweep(target, self._ledger, ttl=settings.ttl, now=now, before=before)
+        except Exception:  # the janitor must outlive a bad pass
+            log.exception("janitor pass on %s failed", name)
+            return Swept()
+        self._removed.labels(name, "auth").inc(swept.auth)
+        self._removed.labels(name, "backend").inc(swept.backend)
+        return swept
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -121,7 +121,9 @@ class WithoutCreated(Collector):
 class Metrics:
     """The metric objects, registered on `registry` (without `_created` series)."""
 
-    def __init__(self, registry: CollectorRegistry, *, deadlines: Iterable[float] = ()) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, deadlines: Iterable[float] = (), shard: str = "none"
+    ) -> None:
         self.registry = registry
         own = CollectorRegistry(auto_describe=True)
         self.probe_duration = Histogram(
@@ -199,13 +201,20 @@ class Metrics:
             ("notifier", "result"),
             registry=own,
         )
-        self.build_info = Gauge(
-            "consistency_build_info",
-            "Always 1; the label says which version runs.",
-            ("version",),
+        self.janitor_removed = Counter(
+            "consistency_janitor_removed",
+            "Synthetic users the janitor removed (left by crashed or failed runs), per side. "
+            "A steady rise means runs keep failing to clean up after themselves.",
+            ("target", "side"),
             registry=own,
         )
-        self.build_info.labels(__version__).set(1)
+        self.build_info = Gauge(
+            "consistency_build_info",
+            "Always 1; labels say which version runs and which shard (i/n, or none).",
+            ("version", "shard"),
+            registry=own,
+        )
+        self.build_info.labels(__version__, shard).set(1)
         registry.register(WithoutCreated(own))
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
@@ -220,6 +229,7 @@ class Metrics:
             self.skipped.labels(target, probe, reason)
         for operation in OPERATIONS:
             self.sync_timeouts.labels(target, operation)
+            self.sync_latency.labels(target, operation)
 
     def remove_job(self, target: str, probe: str, kinds: Iterable[str]) -> None:
         """Drop a removed job's series so a reload does not leave them frozen."""

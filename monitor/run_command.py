@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from monitor.config import load_config
 from monitor.daemon import Daemon, parse_listen, serve, state_dir_from
 from monitor.durations import parse_duration
 from monitor.logs import setup_logging
+from monitor.sharding import parse_shard
 
 
 def add_run_parser(
@@ -52,6 +54,12 @@ def add_run_parser(
         metavar="DURATION",
         help="on SIGTERM, how long running probes may finish (default 5s)",
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the targets whose stable name hash maps to shard I of N (0-based; "
+        "default: $MONITOR_SHARD, else every target)",
+    )
     return run
 
 
@@ -59,16 +67,17 @@ def cmd_run(args: argparse.Namespace, path: Path | None) -> int:
     """Start the daemon; bad usage or config exits 2 before anything runs."""
     config = load_config(path)
     listen = args.listen or config.server.listen
+    shard_text = args.shard or os.environ.get("MONITOR_SHARD")
     try:
         parse_listen(listen)
         grace = parse_duration(args.grace)
+        shard = parse_shard(shard_text) if shard_text else None
     except ValueError as exc:
         print(f"consistency-monitor run: {exc}", file=sys.stderr)
         return 2
     setup_logging(args.log_format, args.log_level)
-    daemon = Daemon(
-        config, config_path=path, state_dir=state_dir_from(args.state_dir), listen=listen
-    )
+    state_dir = state_dir_from(args.state_dir)
+    daemon = Daemon(config, config_path=path, state_dir=state_dir, listen=listen, shard=shard)
     try:
         asyncio.run(serve(daemon, grace=grace))
     except OSError as exc:

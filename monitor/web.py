@@ -36,7 +36,7 @@ class AppState(Protocol):
     @property
     def responsive(self) -> bool: ...
     def admin_token(self) -> str | None: ...
-    def status(self) -> dict[str, Any]: ...
+    def status(self, *, history: int | None = None) -> dict[str, Any]: ...
     def find_result(self, seq: int) -> Recorded | None: ...
     async def reload(self) -> ReloadOutcome: ...
     @property
@@ -72,7 +72,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def api_status(request: web.Request) -> web.Response:
-    return web.json_response(state_of(request).status())
+    """`?history=N` limits the recent results per job (default: all kept)."""
+    raw = request.query.get("history")
+    if raw is not None and not raw.isdigit():
+        raise web.HTTPBadRequest(text="history: expected a whole number\n")
+    return web.json_response(state_of(request).status(history=int(raw) if raw else None))
 
 
 async def status_page(request: web.Request) -> web.Response:

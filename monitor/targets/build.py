@@ -11,6 +11,7 @@ from monitor.ledger import Ledger
 from monitor.targets.base import AuthSide, BackendSide, GuardedAuth, Target
 from monitor.targets.http import HttpAuthSide, HttpBackendSide
 from monitor.targets.simulator import simulator_target
+from monitor.targets.sql import SqlAuthSide, SqlBackendSide
 
 
 def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tuple[str, ...]:
@@ -22,13 +23,13 @@ def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tupl
 def auth_side(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> AuthSide:
     if isinstance(side, HttpSide):
         return HttpAuthSide(side, fields=fields)
-    raise NotImplementedError("sql sides")
+    return SqlAuthSide(side)
 
 
-def backend_side(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> BackendSide:
+def backend_side(side: HttpSide | SqlSide, fields: tuple[str, ...], *, domain: str) -> BackendSide:
     if isinstance(side, HttpSide):
         return HttpBackendSide(side, fields=fields)
-    raise NotImplementedError("sql sides")
+    return SqlBackendSide(side, fields=fields, domain=domain)  # it checks the tag before writes
 
 
 def build_target(config: TargetConfig, *, clock: Clock, ledger: Ledger | None = None) -> Target:
@@ -40,10 +41,12 @@ def build_target(config: TargetConfig, *, clock: Clock, ledger: Ledger | None = 
     return Target(
         name=config.name,
         auth=GuardedAuth(
-            auth_side(config.auth, fields), target=config.name,
-            domain=config.synthetic_domain, ledger=ledger or Ledger.disabled(),
+            auth_side(config.auth, fields),
+            target=config.name,
+            domain=config.synthetic_domain,
+            ledger=ledger or Ledger.disabled(),
         ),
-        backend=backend_side(config.backend, fields),
+        backend=backend_side(config.backend, fields, domain=config.synthetic_domain),
         clock=clock,
         rng=random.Random(),
         domain=config.synthetic_domain,

@@ -798,7 +798,6 @@ async def test_a_rate_limit_spaces_the_request_starts(stub: Stub) -> None:
 # == a crash midway, then the janitor ===================================================
 
 
-@pytest.mark.xfail(strict=True, reason="daemon does not ledger real targets yet")
 async def test_after_a_crash_midway_the_janitor_removes_what_the_ledger_holds(
     tmp_path: Path,
 ) -> None:
