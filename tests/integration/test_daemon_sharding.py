@@ -38,11 +38,11 @@ async def test_each_shard_runs_only_its_targets_and_shows_its_shard(
             env = {"MONITOR_SHARD": f"{index}/2"} if how == "env" else None
             state = tmp_path / f"state-{index}"
             async with monitor_process(config, state, *args, env=env) as monitor:
-                status = await get_status(session, monitor.url + "/api/status")
+                status = await get_status(session, monitor.url)
                 targets = {job["target"] for job in jobs_of(status).values()}
                 assert targets == {n for n in NAMES if shard_of(n, 2) == index}
                 assert status["shard"] == f"{index}/2"
-                metrics = await scrape(session, monitor.url + "/metrics")
+                metrics = await scrape(session, monitor.url)
                 assert metrics.label_sets("consistency_build_info", "shard") == {(f"{index}/2",)}
                 seen += targets
     assert sorted(seen) == sorted(NAMES)
