@@ -263,8 +263,25 @@ def _validate_one(path: Path | None) -> int:
         return EXIT_USAGE
     runs = sum(len(config.probe_names(t)) for t in config.targets)
     where = f"{path}: " if path else ""
+    for warning in overlap_warnings(config):
+        print(f"{where}warning: {warning}", file=sys.stderr)
     print(f"{where}ok: {len(config.targets)} target(s), {runs} probe(s) scheduled")
     return EXIT_OK
+
+
+def overlap_warnings(config: Config) -> list[str]:
+    """A timeout longer than the interval is allowed (overlapping runs are skipped and
+    counted), but worth a warning."""
+    warnings = []
+    for i, target in enumerate(config.targets):
+        for probe in config.probe_names(target):
+            s = config.probe_settings(target, probe)
+            if s.timeout > s.interval:
+                warnings.append(
+                    f"targets[{i}] {target.name}:{probe}: timeout {s.timeout:g}s is longer than "
+                    f"the interval {s.interval:g}s; runs that would overlap are skipped"
+                )
+    return warnings
 
 
 def _print_config_error(exc: ConfigError) -> None:

@@ -143,4 +143,24 @@ def side_errors(side: HttpSide | SqlSide, which: str) -> list[tuple[str, str]]:
     errors += [(key, f"missing required call {c}") for c in REQUIRED[which] if c not in calls]
     if "email" not in side.fields:
         errors.append(("fields", "must map `email` (the synthetic tag lives there)"))
+    if isinstance(side, SqlSide):
+        errors += _sql_errors(side, which)
+    return errors
+
+
+def _sql_errors(side: SqlSide, which: str) -> list[tuple[str, str]]:
+    """Queries that would fail on every call, a DSN that is not one, an outage in SQL."""
+    from monitor.targets.base import TargetError
+    from monitor.targets.sql import query_problems
+    from monitor.targets.sql_database import database_url
+
+    errors = query_problems(side)
+    if which == "backend" and "outage" in side.queries:
+        errors.append(
+            ("queries.outage", "an outage cannot be caused through SQL; use an http side")
+        )
+    try:
+        database_url(side.dsn.get_secret_value())
+    except TargetError as exc:
+        errors.append(("dsn", str(exc).removeprefix("dsn: ")))
     return errors

@@ -471,3 +471,64 @@ def test_the_json_schema_describes_what_the_loader_accepts() -> None:
     drop_sync = defs["FaultsConfig"]["properties"]["drop_sync"]
     assert drop_sync["anyOf"][0] == {"type": "number", "minimum": 0, "maximum": 1}
     assert not re.search(r"\"(gt|ge)\":", json.dumps(schema))
+
+
+def _sql_target(**backend_queries: str) -> dict[str, object]:
+    auth_queries = {
+        "create": "INSERT INTO users (email) VALUES (:email) RETURNING id",
+        "get": "SELECT email FROM users WHERE id = :id",
+        "delete": "DELETE FROM users WHERE id = :id",
+    }
+    return {
+        "name": "s",
+        "auth": {
+            "kind": "sql",
+            "dsn": "sqlite:///a.db",
+            "queries": auth_queries,
+            "fields": ["email"],
+        },
+        "backend": {
+            "kind": "sql",
+            "dsn": "postgresql://u:hunter2@h/db",
+            "queries": {"get_user": "SELECT email FROM m WHERE auth_id = :id", **backend_queries},
+            "fields": ["email"],
+        },
+    }
+
+
+def test_sql_query_binding_a_parameter_the_call_lacks_is_an_error_with_its_key() -> None:
+    errors = errors_of(
+        doc(targets=[_sql_target(count_users="SELECT count(*) FROM m WHERE x = :who")])
+    )
+    assert errors == [
+        "targets[0].backend.queries.count_users: uses :who; count_users binds only :id"
+    ]
+
+
+def test_an_outage_cannot_be_configured_for_a_sql_backend() -> None:
+    assert errors_of(doc(targets=[_sql_target(outage="SELECT 1")])) == [
+        "targets[0].backend.queries.outage: an outage cannot be caused through SQL; "
+        "use an http side"
+    ]
+
+
+def test_a_sql_target_runs_only_the_probes_its_queries_allow() -> None:
+    count = "SELECT count(*) FROM m WHERE auth_id = :id"
+    config = parse_config(doc(targets=[_sql_target(count_users=count)]))
+    assert config.probe_names(config.targets[0]) == ["create_sync", "concurrent", "duplicate"]
+
+
+def test_validate_warns_when_a_timeout_is_longer_than_the_interval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "defaults: {interval: 10s, timeout: 25s}\n"
+        "targets: [{name: a, simulator: {}, probes: [create_sync]}]\n"
+    )
+    assert main(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "ok: 1 target(s)" in out
+    assert "warning: targets[0] a:create_sync: timeout 25s is longer than the interval 10s" in err
