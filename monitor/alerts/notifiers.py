@@ -27,6 +27,7 @@ log = logging.getLogger("monitor.alerts")
 ATTEMPTS = 4
 BACKOFF = 0.5  # seconds before the first retry; doubles each time
 RESULTS = ("sent", "failed", "dropped")
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert in webhooks
 
 
 def iso(ts: float) -> str:
@@ -214,7 +215,13 @@ class AlertmanagerNotifier:
 
 
 class WebhookNotifier:
-    """Alertmanager's webhook payload (version 4), so existing receivers work."""
+    """Alertmanager's webhook payload (version 4), so existing receivers work.
+
+    Each payload carries one alert, so its group is the alert itself: `groupLabels` are
+    all its labels and `groupKey` is unique to it (receivers that deduplicate by group
+    key, like PagerDuty's, keep two kinds on one probe apart). As in Alertmanager, a
+    firing alert's `endsAt` is the zero time.
+    """
 
     name = "webhook"
 
@@ -228,7 +235,6 @@ class WebhookNotifier:
         bearer_token: str | None,
         secret: str | None,
         external_url: str,
-        resend_interval: float,
     ) -> None:
         headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
         self._poster = QueuedPoster(
@@ -241,7 +247,6 @@ class WebhookNotifier:
             sign_with=secret,
         )
         self._external_url = external_url
-        self._ends_in = 4 * resend_interval
 
     def submit(self, notes: list[Notification]) -> None:
         for note in notes:
@@ -250,20 +255,18 @@ class WebhookNotifier:
 
     def payload(self, note: Notification) -> dict[str, Any]:
         alert = am_alert(
-            note.alert,
-            status=note.status,
-            now=note.at,
-            ends_in=self._ends_in,
-            external_url=self._external_url,
+            note.alert, status=note.status, now=note.at, ends_in=0, external_url=self._external_url
         )
+        if note.status == "firing":
+            alert["endsAt"] = ZERO_TIME
         labels = dict(note.alert.labels)
         return {
             "version": "4",
-            "groupKey": json.dumps(labels, sort_keys=True),
+            "groupKey": group_key(labels),
             "truncatedAlerts": 0,
             "status": note.status,
             "receiver": "consistency-monitor",
-            "groupLabels": {"alertname": labels["alertname"]},
+            "groupLabels": labels,
             "commonLabels": labels,
             "commonAnnotations": dict(note.alert.annotations),
             "externalURL": self._external_url,
@@ -272,6 +275,12 @@ class WebhookNotifier:
 
     async def close(self) -> None:
         await self._poster.close()
+
+
+def group_key(labels: Mapping[str, str]) -> str:
+    """Alertmanager's form: `{}:{alertname="X", target="y"}`."""
+    pairs = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
+    return "{}:{" + pairs + "}"
 
 
 def _fingerprint(labels: Mapping[str, str]) -> str:

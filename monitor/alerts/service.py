@@ -13,7 +13,15 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.alerts.config import AlertsConfig
-from monitor.alerts.engine import Alert, EngineState, Notification, evaluate, observe, with_jobs
+from monitor.alerts.engine import (
+    Alert,
+    EngineState,
+    JobKey,
+    Notification,
+    evaluate,
+    observe,
+    with_jobs,
+)
 from monitor.alerts.notifiers import AlertmanagerNotifier, LogNotifier, WebhookNotifier
 from monitor.alerts.silences import SilenceStore
 from monitor.clock import Clock
@@ -77,7 +85,6 @@ class AlertService:
                 bearer_token=w.bearer_token.get_secret_value() if w.bearer_token else None,
                 secret=w.secret.get_secret_value() if w.secret else None,
                 external_url=self._external_url,
-                resend_interval=config.resend_interval,
             )
             for w in config.webhooks
         ]
@@ -113,17 +120,26 @@ class AlertService:
                 log.exception("alert timer failed")
 
     def on_result(self, recorded: Recorded) -> None:
-        self.state = observe(self._tracked(), recorded.seq, recorded.result, self.config.rules)
-        self.evaluate()
+        """Evaluate the result's own job at once; a new job is tracked first."""
+        job = (recorded.result.target, recorded.result.probe)
+        known = self.state if job in self.state.jobs else self._tracked()
+        self.state = observe(known, recorded.seq, recorded.result, self.config.rules)
+        self.evaluate(only=job)
 
     def _tracked(self) -> EngineState:
         return with_jobs(self.state, self._jobs(), self._clock.wall())
 
-    def evaluate(self) -> None:
+    def evaluate(self, only: JobKey | None = None) -> None:
+        """Every job (the timer), or one job after its result."""
         now = self._clock.wall()
         self.silences.prune(now)
         state, notes = evaluate(
-            self._tracked(), now, self.config.rules, self.silences.active(now), self._external_url
+            self.state if only is not None else self._tracked(),
+            now,
+            self.config.rules,
+            self.silences.active(now),
+            self._external_url,
+            only=only,
         )
         self.state = state
         if notes:

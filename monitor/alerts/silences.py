@@ -57,15 +57,12 @@ class SilenceStore:
     def _load(self) -> dict[str, Silence]:
         try:
             data = json.loads(self._path.read_text())
+            return {d["id"]: silence_from_dict(d) for d in data}
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
-            log.error("cannot read %s, starting without API silences: %s", self._path, exc)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("cannot read %s, starting without API silences: %r", self._path, exc)
             return {}
-        return {
-            d["id"]: Silence(d["id"], d["matchers"], d.get("ends_at"), d.get("comment", ""))
-            for d in data
-        }
 
     def _save(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,3 +78,15 @@ def silence_to_dict(silence: Silence) -> dict[str, Any]:
         "ends_at": silence.ends_at,
         "comment": silence.comment,
     }
+
+
+def silence_from_dict(data: Mapping[str, Any]) -> Silence:
+    """The inverse of `silence_to_dict`; raises on a malformed entry."""
+    matchers = {str(k): str(v) for k, v in data["matchers"].items()}
+    ends_at = data.get("ends_at")
+    return Silence(
+        str(data["id"]),
+        matchers,
+        float(ends_at) if ends_at is not None else None,
+        str(data.get("comment", "")),
+    )

@@ -232,3 +232,35 @@ def test_results_of_unknown_jobs_are_ignored() -> None:
         inconsistencies=(Inconsistency("missing", "x"),),
     )
     assert h.run(T0, other) == []
+
+
+def two_jobs_with_alerts() -> EngineState:
+    """Jobs a and b, each with a firing `missing` alert."""
+    rules = only("inconsistency")
+    jobs = [("a", "create_sync", INTERVAL), ("b", "create_sync", INTERVAL)]
+    state = with_jobs(EngineState(), jobs, T0)
+    for seq, target in enumerate(("a", "b"), start=1):
+        found = (Inconsistency("missing", "x"),)
+        res = ProbeResult(target, "create_sync", "fail", T0, 0.1, inconsistencies=found)
+        state = observe(state, seq, res, rules)
+    state, notes = evaluate(state, T0, rules)
+    assert len(notes) == 2
+    return state
+
+
+def test_evaluating_one_job_moves_only_that_jobs_alerts() -> None:
+    rules = only("inconsistency")
+    state = two_jobs_with_alerts()
+    for seq, target in enumerate(("a", "b"), start=3):
+        state = observe(state, seq, ProbeResult(target, "create_sync", "pass", T0 + 30, 0.1), rules)
+    state, notes = evaluate(state, T0 + 30, rules, only=("a", "create_sync"))
+    assert [(n.status, n.alert.labels["target"]) for n in notes] == [("resolved", "a")]
+    assert [a.labels["target"] for a in state.alerts.values()] == ["b"]
+    state, notes = evaluate(state, T0 + 31, rules)
+    assert [(n.status, n.alert.labels["target"]) for n in notes] == [("resolved", "b")]
+
+
+def test_evaluating_an_unknown_job_changes_nothing() -> None:
+    state = two_jobs_with_alerts()
+    after, notes = evaluate(state, T0 + 30, only("inconsistency"), only=("gone", "create_sync"))
+    assert (after.alerts, notes) == (state.alerts, [])

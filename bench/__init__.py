@@ -1,0 +1,1 @@
+"""Benchmarks for consistency-monitor: `python -m bench <name>`; results go to BENCHMARKS.md."""

@@ -1,0 +1,29 @@
+"""`python -m bench <name> [options]`: run one benchmark by name."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from bench import campaign, convergence, daemon_load, detection, soak
+
+BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
+    "campaign": campaign.main,
+    "convergence": convergence.main,
+    "detection": detection.main,
+    "soak": soak.main,
+    "daemon-load": daemon_load.main,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in BENCHMARKS:
+        names = " | ".join(BENCHMARKS)
+        print(f"usage: python -m bench {{{names}}} [options]  (-h after a name for its options)")
+        return 2
+    return BENCHMARKS[args[0]](args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
