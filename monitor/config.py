@@ -252,7 +252,7 @@ def parse_config(
     except ValidationError as exc:
         errors += _not_yet_reported(validation_messages(exc, document, Config), errors)
         raise ConfigError(source, errors) from None
-    errors += semantic_errors(config)
+    errors += _not_yet_reported(semantic_errors(config), errors)
     if errors:
         raise ConfigError(source, errors)
     return config
