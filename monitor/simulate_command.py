@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -21,13 +22,17 @@ from monitor.config_types import Strict
 from monitor.daemon import parse_listen
 from monitor.durations import format_duration
 from monitor.logs import setup_logging
+from monitor.sim.model import SimError
+from monitor.sim.pg_tables import postgres_url
+from monitor.sim.postgres import PgBackend
 from monitor.sim.server import Address, SimulatorServer
-from monitor.sim.world import World
+from monitor.sim.world import BackendFactory, World
 from monitor.yaml_strict import load_yaml
 
 log = logging.getLogger("monitor.simulate")
 
 TOKEN_ENV = "SIMULATE_ADMIN_TOKEN"
+DSN_ENV = "SIMULATE_BACKEND_DSN"
 TIMINGS = ("auth_latency", "backend_latency", "sync_delay", "latency_jitter", "reorder_hold")
 
 _TEXT = """\
@@ -36,15 +41,18 @@ the sync pipeline, faults and ground truth behave as in-process. Point an `http`
 them (config/examples/http-sim.yaml) to try the HTTP path. With an admin token
 ($SIMULATE_ADMIN_TOKEN or --admin-token), faults can be changed live with PUT /admin/faults
 and ground truth read at GET /admin/truth, on the Auth service. Flags override the --config
-file. Once both listen, prints `auth URL` and `backend URL` on stdout. SIGTERM/SIGINT
-stop it (exit 0); bad usage or config exits 2; an address that cannot be bound exits 1.
+file. With --backend-dsn the Backend keeps its users and dependents in PostgreSQL tables
+(config/examples/http-sql.yaml reads them). Once both listen, prints `auth URL` and
+`backend URL` on stdout. SIGTERM/SIGINT stop it (exit 0); bad usage or config exits 2; an
+address that cannot be bound or a database that cannot be used exits 1.
 The API: docs/simulate.md"""
 
 _EXAMPLES = """\
 examples:
   consistency-monitor simulate
   consistency-monitor simulate --sync-delay 200ms --fault drop_sync.update=0.3 --seed 7
-  SIMULATE_ADMIN_TOKEN=s3cret consistency-monitor simulate --config sim.yaml"""
+  SIMULATE_ADMIN_TOKEN=s3cret consistency-monitor simulate --config sim.yaml
+  consistency-monitor simulate --backend-dsn postgresql://sim@127.0.0.1:5432/simulate"""
 
 
 class SimulateFile(Strict):
@@ -74,7 +82,9 @@ def add_simulate_parser(
     simulate.add_argument(
         "--backend-dsn",
         metavar="DSN",
-        help="keep the Backend in PostgreSQL (not yet supported)",
+        help="keep the Backend's users and dependents in PostgreSQL tables `users` and "
+        "`sessions` (created, and emptied at start: give it a database of its own; "
+        f"default: ${DSN_ENV}, better when the DSN holds a password)",
     )
     simulate.add_argument("--log-format", choices=("text", "json"), default="text")
     simulate.add_argument(
@@ -188,15 +198,48 @@ def admin_token(arg: str | None) -> str | None:
     return arg or os.environ.get(TOKEN_ENV) or None
 
 
+def backend_dsn(arg: str | None) -> str | None:
+    """`--backend-dsn`, else `$SIMULATE_BACKEND_DSN`; empty means in memory. UsageError
+    when it is not a PostgreSQL URL."""
+    dsn = arg or os.environ.get(DSN_ENV) or None
+    if dsn is not None:
+        try:
+            postgres_url(dsn)
+        except ValueError as exc:
+            raise UsageError(f"--backend-dsn: {exc}") from None
+    return dsn
+
+
+def _storage(dsn: str | None) -> BackendFactory | None:
+    return functools.partial(PgBackend, dsn) if dsn else None
+
+
 async def serve_simulator(
-    config: SimulatorConfig, *, auth: Address, backend: Address, token: str | None
+    config: SimulatorConfig,
+    *,
+    auth: Address,
+    backend: Address,
+    token: str | None,
+    dsn: str | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then close both services."""
+    """Serve until SIGTERM/SIGINT, then close both services (and the database)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    world = World(config)
+    world = World(config, backend=_storage(dsn))
+    try:
+        await world.open()
+        if isinstance(world.backend, PgBackend):
+            log.info("backend tables in PostgreSQL at %s", world.backend.where)
+        await _serve(world, stop, auth=auth, backend=backend, token=token)
+    finally:
+        await world.aclose()
+
+
+async def _serve(
+    world: World, stop: asyncio.Event, *, auth: Address, backend: Address, token: str | None
+) -> None:
     server = SimulatorServer(world, admin_token=token)
     await server.start(auth=auth, backend=backend)
     try:
@@ -208,14 +251,12 @@ async def serve_simulator(
         log.info("stopping")
     finally:
         await server.stop()
-        world.close()
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Start both services; bad usage or config exits 2 before anything listens."""
     try:
-        if args.backend_dsn:
-            raise UsageError("--backend-dsn is not yet supported; leave it out (in-memory)")
+        dsn = backend_dsn(args.backend_dsn)
         auth, backend = parse_listen(args.auth_listen), parse_listen(args.backend_listen)
         config = simulator_config(args)
     except (UsageError, ValueError) as exc:
@@ -224,8 +265,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, args.log_level)
     token = admin_token(args.admin_token)
     try:
-        asyncio.run(serve_simulator(config, auth=auth, backend=backend, token=token))
+        asyncio.run(serve_simulator(config, auth=auth, backend=backend, token=token, dsn=dsn))
     except OSError as exc:
         print(f"consistency-monitor simulate: cannot listen: {exc.strerror}", file=sys.stderr)
+        return 1
+    except SimError as exc:
+        print(f"consistency-monitor simulate: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -1,20 +1,21 @@
 """Serves the simulator as two HTTP services, Auth and Backend (`consistency-monitor simulate`).
 
 Both apps share one `World`, so the sync pipeline, faults and ground truth behave exactly
-as in-process. The Backend's reads and writes go through an injected `BackendStore`
-(the simulator's own by default), so another storage, such as PostgreSQL, can stand in.
+as in-process. The Backend's reads and writes go through a `BackendStore`: the world's
+Backend storage (in memory, or PostgreSQL with `simulate --backend-dsn`) unless another
+is injected.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from aiohttp import web
 
 from monitor.sim.admin import ADMIN_TOKEN, add_admin_routes
 from monitor.sim.model import NotFoundError, SimError
+from monitor.sim.storage import BackendStore
 from monitor.sim.wire import (
     WORLD,
     body_of,
@@ -32,17 +33,6 @@ from monitor.sim.world import World
 log = logging.getLogger("monitor.sim.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class BackendStore(Protocol):
-    """What the Backend service reads and writes: anything with SimBackend's async calls."""
-
-    async def get_user(self, user_id: str) -> dict[str, str] | None: ...
-    async def count_users(self, user_id: str) -> int: ...
-    async def get_dependents(self, user_id: str) -> int: ...
-    async def create_dependent(self, user_id: str, token: str) -> None: ...
-    async def delete_user(self, user_id: str) -> None: ...
-
 
 STORE: web.AppKey[BackendStore] = web.AppKey("store")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from monitor.sim.backend import SimBackend
 from monitor.sim.faults import FaultDice
 from monitor.sim.model import Event
+from monitor.sim.storage import Storage
 from monitor.sim.truth import GroundTruth
 
 _ORDER_EPSILON = 1e-6  # keeps deliveries strictly ordered when their due times coincide
@@ -17,6 +17,8 @@ class SyncPipeline:
     """Delivers each event `sync_delay` (± jitter) after it was emitted, first in first out.
 
     An event emitted while Backend is down is lost (the orphan sweeper is the remedy).
+    Delivering hands the event to the Backend's storage, which applies deliveries in
+    the order they were made (in memory at once, in PostgreSQL one after another).
     `reorder_sync` holds an update back until the next change of the same user has
     been applied, then applies it: an older update lands after a newer one. With no
     newer change within `reorder_hold`, the held update is merely late. A held update
@@ -25,7 +27,7 @@ class SyncPipeline:
 
     def __init__(
         self,
-        backend: SimBackend,
+        backend: Storage,
         *,
         delay: float,
         jitter: float,

@@ -4,27 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 from monitor.config import SimulatorConfig
 from monitor.sim.auth import SimAuth
 from monitor.sim.backend import SimBackend
 from monitor.sim.faults import FaultDice
 from monitor.sim.model import BackendUser, Fields
+from monitor.sim.storage import Storage
 from monitor.sim.sync import SyncPipeline
 from monitor.sim.truth import FaultRecord, GroundTruth
 
+BackendFactory = Callable[[SimBackend], Storage]  # given the shadow, the storage to use
+
 
 class World:
-    """Auth and Backend wired together, with transactions, outages and the orphan sweeper."""
+    """Auth and Backend wired together, with transactions, outages and the orphan sweeper.
 
-    def __init__(self, config: SimulatorConfig, rng: random.Random | None = None) -> None:
+    The Backend keeps its users in memory, or in the storage `backend` builds (such as
+    PostgreSQL). `shadow` is ground truth's view of Backend, what the simulator wrote
+    there with versions and write stamps, which `observable` reads: the in-memory
+    Backend itself, or the one another storage keeps up to date as its writes commit.
+    Call `open` before use and `aclose` after (needed for storage other than memory).
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        rng: random.Random | None = None,
+        *,
+        backend: BackendFactory | None = None,
+    ) -> None:
         self.config = config
         self.rng = rng or random.Random(config.seed)
         self.dice = FaultDice(config.faults, self.rng)
         self.truth = GroundTruth()
-        self.backend = SimBackend(
+        self.shadow = SimBackend(
             latency=config.backend_latency, jitter=0.0, dice=self.dice, truth=self.truth
         )
+        self.backend: Storage = backend(self.shadow) if backend else self.shadow
         self.sync = SyncPipeline(
             self.backend,
             delay=config.sync_delay,
@@ -44,26 +62,29 @@ class World:
         )
         self._sweeps: set[asyncio.TimerHandle] = set()
 
+    async def open(self) -> None:
+        """Open the Backend's storage (PostgreSQL: connect, create or empty its tables)."""
+        await self.backend.open()
+
     async def transaction(self, fields: Fields, *, fail: bool) -> tuple[str, bool]:
         """Create the user in Auth and its mirror in Backend, atomically (two-phase)."""
         await self.auth.answer("transaction")
         user_id = self.auth.new_user(fields)
-        self.backend.insert(user_id, fields, 1)
-        now = asyncio.get_running_loop().time()
+        kept = self._backend_half_kept(user_id, fail, asyncio.get_running_loop().time())
         if fail:
-            self._roll_back(user_id, now)
-            return user_id, False
-        if self.dice.fires("half_commit"):
-            self.truth.fired("half_commit", user_id, "create", now, 1)
-            self.backend.remove(user_id)
-        return user_id, True
+            del self.auth.users[user_id]
+        if kept:
+            await self.backend.write([self.shadow.rules.insert(user_id, fields, 1)])
+        return user_id, not fail
 
-    def _roll_back(self, user_id: str, now: float) -> None:
-        del self.auth.users[user_id]
-        if self.dice.fires("non_atomic_rollback"):
-            self.truth.fired("non_atomic_rollback", user_id, "create", now, 1)
-        else:
-            self.backend.remove(user_id)
+    def _backend_half_kept(self, user_id: str, fail: bool, now: float) -> bool:
+        """Whether Backend keeps the user: a committed one unless `half_commit` fires, a
+        rolled back one only when `non_atomic_rollback` fires."""
+        fault = "non_atomic_rollback" if fail else "half_commit"
+        if not self.dice.fires(fault):
+            return not fail
+        self.truth.fired(fault, user_id, "create", now, 1)
+        return fail
 
     async def outage(self, active: bool) -> None:
         """Start or end a Backend outage; recovery schedules the orphan sweeper."""
@@ -77,14 +98,18 @@ class World:
 
     @property
     def idle(self) -> bool:
-        """Nothing is in flight: no sync event, held update or orphan sweep is pending."""
-        return not self.sync.pending and not self._sweeps
+        """Nothing is in flight: no sync event, held update, orphan sweep or Backend write
+        is pending."""
+        return not self.sync.pending and not self._sweeps and not self.backend.busy
 
     async def settle(self) -> None:
         """Wait until nothing is in flight (instant on virtual time)."""
         loop = asyncio.get_running_loop()
-        while (due := self._last_due()) is not None:  # noqa: ASYNC110 - timers are all there is
-            await asyncio.sleep(due - loop.time())
+        while not self.idle:
+            if (due := self._last_due()) is not None:
+                await asyncio.sleep(due - loop.time())
+            else:
+                await self.backend.drain()
 
     def _last_due(self) -> float | None:
         dues = [h.when() for h in self._sweeps]
@@ -94,17 +119,7 @@ class World:
 
     def _sweep(self, handles: list[asyncio.TimerHandle]) -> None:
         self._sweeps.discard(handles[0])
-        now = asyncio.get_running_loop().time()
-        orphans = [uid for uid in self.backend.records if uid not in self.auth.users]
-        if not orphans:
-            return
-        if self.dice.fires("no_orphan_sweep"):
-            for uid in orphans:
-                self.truth.fired("no_orphan_sweep", uid, "delete", now)
-            return
-        for uid in orphans:
-            self.backend.remove(uid)
-            self.truth.swept(uid, now)
+        self.backend.sweep(lambda user_id: user_id not in self.auth.users)
 
     def _deleting(self, user_id: str) -> None:
         """A user is deleted in Auth: what its create and updates did to Backend is judged
@@ -118,7 +133,7 @@ class World:
     def observable(self, record: FaultRecord) -> bool:
         """Does Backend still differ from Auth the way this fault makes it differ?"""
         uid = record.user_id or ""
-        rows = self.backend.records.get(uid, [])
+        rows = self.shadow.records.get(uid, [])
         auth = self.auth.users.get(uid)
         match record.fault:
             case "auth_errors":
@@ -128,7 +143,7 @@ class World:
             case "duplicate_sync":
                 return len(rows) > 1
             case "skip_cascade":
-                return not rows and bool(self.backend.dependents.get(uid))
+                return not rows and bool(self.shadow.dependents.get(uid))
             case "partial_update" | "clobber_update":
                 return auth is not None and any(_damaged(r, record, auth.fields) for r in rows)
             case "reorder_sync":
@@ -140,10 +155,16 @@ class World:
         return False
 
     def close(self) -> None:
+        """Stop every delivery and sweep in flight."""
         self.sync.close()
         for handle in self._sweeps:
             handle.cancel()
         self._sweeps.clear()
+
+    async def aclose(self) -> None:
+        """`close`, then close the Backend's storage."""
+        self.close()
+        await self.backend.close()
 
 
 def _damaged(row: BackendUser, record: FaultRecord, auth: Fields) -> bool:

@@ -166,14 +166,14 @@ class Database:
                 f"no free connection to {where} within {self._limit:g} s "
                 f"(all {self._pool_size} of the pool busy)"
             )
-        return f"cannot connect to {where}: {_describe(exc, with_class=False)}"
+        return f"cannot connect to {where}: {describe(exc, with_class=False)}"
 
     def _statement_problem(self, call: str, exc: Exception) -> str:
         if isinstance(exc, TimeoutError):
             return f"statement timed out after {self._limit:g} s"
         if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(exc, OSError):
-            return f"connection to {self.where} lost: {_describe(exc, with_class=False)}"
-        detail = _describe(exc, with_class=True)
+            return f"connection to {self.where} lost: {describe(exc, with_class=False)}"
+        detail = describe(exc, with_class=True)
         if "operator does not exist" in detail and "character varying" in detail:
             detail += TEXT_PARAMETER_HINT
         return f"query {call} failed: {detail}"
@@ -216,7 +216,7 @@ def _driver_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def _describe(exc: BaseException, *, with_class: bool) -> str:
+def describe(exc: BaseException, *, with_class: bool) -> str:
     """`UndefinedTableError: relation "users" does not exist`: the class and first line."""
     error = _driver_error(exc)
     lines = str(error).strip().splitlines()

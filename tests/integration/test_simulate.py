@@ -12,15 +12,14 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest
 import yaml
-from support.waiting import eventually  # tests/ is on sys.path (rootdir conftest)
+from support.simulate_client import PROFILE, TOKEN, Sim, output_line, soon  # tests/ is on sys.path
 
 from monitor.cli import run_check
 from monitor.config import Config, SimulatorConfig, parse_config
@@ -30,68 +29,7 @@ from monitor.sim.world import World
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-admin-token"
 FAST = {"auth_latency": 0.0, "sync_delay": 0.005, "reorder_hold": 0.05, "seed": 1}
-PROFILE = {"locale": "de", "timezone": "Europe/Berlin", "plan": "pro", "city": "", "theme": "dark"}
-
-
-T = TypeVar("T")
-
-
-async def soon(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], what: str) -> T:
-    """`eventually`, polled often: the simulator here answers within milliseconds."""
-    return await eventually(probe, ok, within=5.0, every=0.005, what=what)
-
-
-@dataclass
-class Sim:
-    """Both services' base URLs and one client session."""
-
-    auth: str
-    backend: str
-    http: aiohttp.ClientSession
-    token: str | None = TOKEN
-
-    async def call(
-        self, method: str, url: str, body: Any = None, *, token: str | None = None, raw: str = ""
-    ) -> tuple[int, Any]:
-        """Status and JSON body (None when empty); the admin token unless another is given."""
-        headers = {"Authorization": f"Bearer {token or self.token}"} if self.token else {}
-        data = {"data": raw} if raw else {"json": body}
-        async with self.http.request(method, url, headers=headers, **data) as response:
-            text = await response.text()
-            ok_json = response.content_type == "application/json"
-            return response.status, (await response.json()) if ok_json and text else None
-
-    async def create(self, email: str = "ann@example.test", **extra: Any) -> dict[str, Any]:
-        body = {"email": email, "display_name": "Ann", "profile": PROFILE, **extra}
-        status, user = await self.call("POST", f"{self.auth}/admin/users", body)
-        assert status == 201, user
-        return dict(user)
-
-    async def backend_user(self, user_id: str) -> tuple[int, Any]:
-        return await self.call("GET", f"{self.backend}/users/{user_id}")
-
-    async def set_faults(self, faults: dict[str, Any]) -> None:
-        status, body = await self.call("PUT", f"{self.auth}/admin/faults", faults)
-        assert status == 200, body
-
-    async def truth(self, since_seq: int | None = None) -> dict[str, Any]:
-        query = f"?since_seq={since_seq}" if since_seq is not None else ""
-        status, body = await self.call("GET", f"{self.auth}/admin/truth{query}")
-        assert status == 200, body
-        return dict(body)
-
-    async def faults_fired(self, fault: str) -> list[dict[str, Any]]:
-        return [f for f in (await self.truth())["faults"] if f["fault"] == fault]
-
-    async def synced(self, user_id: str) -> dict[str, Any]:
-        """The user as Backend shows it, once it is there."""
-        got = await soon(lambda: self.backend_user(user_id), lambda r: r[0] == 200, "synced")
-        return dict(got[1])
-
-    async def gone(self, user_id: str) -> None:
-        await soon(lambda: self.backend_user(user_id), lambda r: r[0] == 404, "gone")
 
 
 async def served(token: str | None, **config: Any) -> AsyncIterator[Sim]:
@@ -476,7 +414,7 @@ async def test_the_simulate_command_serves_with_its_flags_and_stops_on_sigterm()
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        urls = dict([(await _line(proc)).split(), (await _line(proc)).split()])
+        urls = dict([(await output_line(proc)).split(), (await output_line(proc)).split()])
         async with aiohttp.ClientSession() as http:
             sim = Sim(urls["auth"], urls["backend"], http)
             faults = (await sim.call("GET", f"{sim.auth}/admin/faults"))[1]
@@ -489,14 +427,6 @@ async def test_the_simulate_command_serves_with_its_flags_and_stops_on_sigterm()
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-
-
-async def _line(proc: asyncio.subprocess.Process) -> str:
-    assert proc.stdout is not None and proc.stderr is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 15)
-    if not line:
-        raise AssertionError(f"simulate exited: {(await proc.stderr.read()).decode()}")
-    return line.decode()
 
 
 async def test_the_simulate_command_exits_1_when_an_address_is_taken() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.cli import build_parser, main
 from monitor.config import ConfigError
-from monitor.simulate_command import admin_token, simulator_config
+from monitor.simulate_command import UsageError, admin_token, backend_dsn, simulator_config
 
 
 def options(*argv: str) -> argparse.Namespace:
@@ -66,7 +66,8 @@ def test_a_monitor_config_is_not_a_simulate_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--backend-dsn", "postgresql://db/x"], "--backend-dsn is not yet supported"),
+        (["--backend-dsn", "sqlite:///sim.db"], "--backend-dsn: not a PostgreSQL URL"),
+        (["--backend-dsn", "postgresql://db:port/x"], "--backend-dsn: not a PostgreSQL URL"),
         (["--fault", "skip_cascade"], "--fault 'skip_cascade': expected NAME=PROBABILITY"),
         (["--fault", "skip_cascade=often"], "expected NAME=PROBABILITY"),
         (["--auth-listen", "8081"], "expected HOST:PORT"),
@@ -91,6 +92,22 @@ def test_the_admin_token_comes_from_the_flag_else_the_environment(
     assert (admin_token("from-flag"), admin_token(None)) == ("from-flag", "from-env")
     monkeypatch.setenv("SIMULATE_ADMIN_TOKEN", "")
     assert admin_token(None) is None
+
+
+def test_the_backend_dsn_comes_from_the_flag_else_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIMULATE_BACKEND_DSN", "postgresql://env@db/sim")
+    assert backend_dsn("postgres://flag@db/sim") == "postgres://flag@db/sim"
+    assert backend_dsn(None) == "postgresql://env@db/sim"
+    monkeypatch.setenv("SIMULATE_BACKEND_DSN", "")
+    assert backend_dsn(None) is None
+
+
+def test_a_bad_backend_dsn_is_not_repeated_in_the_message() -> None:
+    with pytest.raises(UsageError) as caught:
+        backend_dsn("mysql://user:s3cret@db/sim")
+    assert "s3cret" not in str(caught.value)
 
 
 def test_an_unreadable_or_broken_file_exits_2(

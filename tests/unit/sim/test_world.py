@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
 from monitor.config import FaultsConfig, SimulatorConfig
+from monitor.sim.backend import SimBackend
+from monitor.sim.model import Event
 from monitor.sim.world import World
 from monitor.vtime import run_virtual
 
@@ -181,3 +189,45 @@ def test_a_dropped_update_overtaken_by_a_newer_one_is_not_observable() -> None:
     run_virtual(scenario())
 
     assert judged(w) == [("drop_sync", False)]
+
+
+class Deferred:
+    """A storage that carries deliveries out a while later, one by one, as PostgreSQL's
+    worker does; everything else is the in-memory Backend's."""
+
+    def __init__(self, shadow: SimBackend) -> None:
+        self._shadow = shadow
+        self._jobs: list[Callable[[], None]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shadow, name)
+
+    def apply(self, event: Event, now: float, *, faults: bool = True) -> None:
+        def carry_out() -> None:  # visible when written, not when delivered
+            self._shadow.apply(event, asyncio.get_running_loop().time(), faults=faults)
+
+        self._jobs.append(carry_out)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    async def drain(self) -> None:
+        await asyncio.sleep(0.5)
+        while self._jobs:
+            self._jobs.pop(0)()
+
+
+def test_a_world_on_another_storage_settles_once_its_writes_are_carried_out() -> None:
+    w = World(SimulatorConfig(seed=1, auth_latency=0, sync_delay=0.1), backend=Deferred)
+
+    async def scenario() -> list[bool]:
+        uid = await w.auth.create(dict(ALICE))
+        await asyncio.sleep(0.2)
+        seen = [w.idle, uid in w.shadow.records]
+        await w.settle()
+        return [*seen, w.idle, uid in w.shadow.records]
+
+    assert run_virtual(scenario()) == [False, False, True, True]
+    [change] = w.truth.changes.values()
+    assert change.latency == pytest.approx(0.2 + 0.5)  # written as settle drained it
