@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from support.network import free_port
+from support.network import free_port, wait_ready
 
 BINARY = "prometheus-alertmanager"
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
@@ -90,18 +89,8 @@ class Alertmanager:
             )
 
     async def _ready(self, within: float) -> bool:
-        deadline = time.monotonic() + within
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while time.monotonic() < deadline:
-                assert self._process is not None
-                if self._process.returncode is not None:
-                    return False
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(f"{self.url}/-/ready") as resp:
-                        if resp.status == 200:
-                            return True
-                await asyncio.sleep(0.1)
-        return False
+        assert self._process is not None
+        return await wait_ready(self._process, f"{self.url}/-/ready", within=within)
 
     async def alerts(self) -> list[dict[str, Any]]:
         """`GET /api/v2/alerts`: every alert Alertmanager holds (active, silenced, inhibited)."""

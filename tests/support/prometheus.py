@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from support.network import free_port
+from support.network import free_port, wait_ready
 
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 JOB = "consistency-monitor"
@@ -100,18 +99,8 @@ class Prometheus:
             )
 
     async def _ready(self, within: float) -> bool:
-        deadline = time.monotonic() + within
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while time.monotonic() < deadline:
-                assert self._process is not None
-                if self._process.returncode is not None:
-                    return False
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(f"{self.url}/-/ready") as resp:
-                        if resp.status == 200:
-                            return True
-                await asyncio.sleep(0.1)
-        return False
+        assert self._process is not None
+        return await wait_ready(self._process, f"{self.url}/-/ready", within=within)
 
     async def api(self, path: str, **params: str) -> Any:
         """`GET /api/v1/<path>`: the `data` of a successful answer."""
