@@ -38,6 +38,13 @@ def _page(title: str, body: str, *, refresh: bool) -> str:
     )
 
 
+def _until(ts: float | None, now: float) -> str:
+    """The next run: `in 12 s`, or `due now` while it is starting or running."""
+    if ts is None:
+        return "not scheduled"
+    return f"in {ts - now:.0f} s" if ts - now >= 0.5 else "due now"
+
+
 def _ago(ts: float | None, now: float) -> str:
     if ts is None:
         return "never"
@@ -73,7 +80,7 @@ def _row(job: Mapping[str, Any], now: float) -> str:
         f"<td>{escape(job['target'])}</td><td>{escape(job['probe'])}</td>"
         f"<td>{_badge(last['outcome'] if last else None)}</td><td>{latency}</td>"
         f"<td>{_ago(job.get('last_run_timestamp'), now)}</td>"
-        f"<td>{_ago(job.get('next_run_timestamp'), now)}</td>"
+        f"<td>{_until(job.get('next_run_timestamp'), now)}</td>"
         f"<td>{_strip(job.get('history', []))}</td>"
         f'<td class="found">{found}</td><td>{detail}</td></tr>'
     )
