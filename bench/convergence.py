@@ -67,6 +67,7 @@ class Repeat:
     naive: Summary
     warmup: Summary
     per_op: dict[str, Summary]
+    naive_per_op: dict[str, Summary]
     lag: Lag
     naive_lag: Lag
     seconds: float
@@ -144,12 +145,13 @@ async def measure(ops: int, worlds: int, seed: int, warm_up: int) -> Repeat:
         )
     async with LoopLag() as naive_lag:
         base = await asyncio.gather(*(naive_world(i, seed + 500 + i, quota) for i in range(worlds)))
-    tally = sum(runs, Tally())
+    tally, naive_scored = sum(runs, Tally()), sum(base, Scored([]))
     return Repeat(
         adaptive=summarise(tally.scored),
-        naive=summarise(sum(base, Scored([]))),
+        naive=summarise(naive_scored),
         warmup=summarise(tally.warmup),
         per_op=by_op(tally.scored, OPS),
+        naive_per_op=by_op(naive_scored, OPS),
         lag=lag.summary(),
         naive_lag=naive_lag.summary(),
         seconds=time.monotonic() - started,

@@ -5,15 +5,18 @@ sees the change; the start of the last read that did not see it is a lower bound
 only that bound proves a change late: a read is always made at the `checkpoint` (the
 `slow` threshold), so lateness is decided there and not by the polling gap.
 
-The schedule learns from recent latencies of the same target and operation: it reads
-once at once (for synchronous systems), sleeps until shortly before the earliest
-recent arrival, reads densely across the recent spread, then backs off geometrically.
-Before it has history it backs off from 1 ms. The number of reads is bounded, so a
-change that never arrives costs a known, small load.
+The schedule learns from recent arrivals of the same target and operation, each
+bracketed by the reads around it: it reads once at once (for synchronous systems),
+sleeps until the earliest recent lower bound, reads densely up to the latest recent
+upper bound, then backs off geometrically. Before it has history it backs off from
+1 ms; those first, coarse arrivals are set aside once finer ones are known. The number
+of reads is bounded, so a change that never arrives costs a known, small load.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,8 +27,9 @@ from monitor.clock import Clock
 
 T = TypeVar("T")
 
-HISTORY = 64  # recent latencies kept per target and operation
-DENSE_READS = 10  # reads spent across the expected arrival window
+HISTORY = 64  # recent arrivals kept per target and operation
+LEARNED = 3  # arrivals needed before the schedule is learned from them
+DENSE_READS = 14  # reads spent across the expected arrival window
 MIN_GAP = 0.001
 MAX_GAP = 0.25
 BACKOFF = 1.6
@@ -44,35 +48,74 @@ class Observation(Generic[T]):
     after: float = 0.0  # from the ack to the start of the last read that did not see it
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """When one change arrived, in seconds after its ack: after `after`, by `by`."""
+
+    after: float  # the start of the last read that missed it (a lower bound)
+    by: float  # the start of the read that saw it: the measured latency (an upper bound)
+    coarse: bool = False  # seen on the cold schedule, before any window was learned
+
+
 class Pacer:
-    """The read schedule for one target and operation, learned from its recent latencies."""
+    """The read schedule for one target and operation, learned from its recent arrivals.
+
+    The dense window runs from the 2nd percentile of the arrivals' lower bounds to the
+    98th of their upper bounds. Learning only the measured latency, which is up to a gap
+    late, would ratchet the window's start upwards unless a wide margin (paid in reads on
+    every wait) held it down; lower bounds need none. A change seen by the window's first
+    read is censored (it came before the window, how long before is unknown): it is
+    learned as a gap earlier, doubling while that repeats, so the window follows a
+    system that speeds up within a few waits.
+    """
 
     def __init__(self) -> None:
-        self.history: deque[float] = deque(maxlen=HISTORY)
+        self.history: deque[Arrival] = deque(maxlen=HISTORY)
+        self._start = 0.0  # the current window's first read and gap, to tell censoring
+        self._gap = MIN_GAP
+        self._censored = 0  # censored arrivals in a row
 
-    def learn(self, latency: float) -> None:
-        self.history.append(latency)
+    def learn(self, latency: float, after: float | None = None) -> None:
+        """A change seen `latency` after the ack; the last read that missed it began `after`
+        (None: the latency is exact)."""
+        lower = latency if after is None else after
+        if after is not None and after < self._start:
+            self._censored = min(self._censored + 1, 30)
+            lower = max(after, latency - self._gap * 2 ** (self._censored - 1))
+        else:
+            self._censored = 0
+        self.history.append(Arrival(lower, latency, coarse=len(self.history) < LEARNED))
 
     def offsets(self) -> Iterator[float]:
         """Read times, in seconds after the acknowledgement."""
-        yield 0.0
-        if len(self.history) < 3:
+        known = self._known()
+        if len(known) < LEARNED:
+            self._start, self._gap = 0.0, MIN_GAP
+            yield 0.0
             yield from _backoff(MIN_GAP, MIN_GAP)
             return
-        lo, hi = _window(sorted(self.history))
-        gap = max(MIN_GAP, (hi - lo) / DENSE_READS)
-        at = lo
-        while at < hi:
+        at, until, gap = _window(known)
+        self._start, self._gap = at, gap
+        yield 0.0
+        while at < until:
             yield at
             at += gap
         yield from _backoff(at, gap * BACKOFF)
 
+    def _known(self) -> list[Arrival]:
+        """The fine arrivals once there are enough of them, else all of them."""
+        fine = [a for a in self.history if not a.coarse]
+        return fine if len(fine) >= LEARNED else list(self.history)
 
-def _window(latencies: list[float]) -> tuple[float, float]:
-    n = len(latencies)
-    lo, hi = latencies[max(0, n // 50)], latencies[min(n - 1, n - 1 - n // 50)]
-    margin = max(0.002, 0.1 * statistics.median(latencies))
-    return max(MIN_GAP, lo - margin), hi + margin
+
+def _window(known: list[Arrival]) -> tuple[float, float, float]:
+    """The first dense read, where dense reads end, and the gap between them."""
+    n, k = len(known), len(known) // 50
+    lo = sorted(a.after for a in known)[k]
+    highs = sorted(a.by for a in known)
+    hi = highs[n - 1 - k]
+    margin = max(0.002, 0.1 * statistics.median(highs))  # costs reads only when late
+    return max(MIN_GAP, lo), hi + margin, max(MIN_GAP, (hi - lo) / DENSE_READS)
 
 
 def _backoff(start: float, gap: float) -> Iterator[float]:
@@ -97,11 +140,12 @@ async def wait_until(
 
     The last read starts at the deadline itself, so a change that never converged was
     not there at the deadline. When `checkpoint` (seconds after the ack) is given, one
-    read starts exactly then unless the wait ended before.
+    read starts exactly then unless the wait ended before. Reads that fell due together
+    (the wait began late, a read was slow, the loop lagged) are made once.
     """
     reads, after = 0, 0.0
     value: T | None = None
-    for planned in _read_times(pacer, acked, deadline, checkpoint):
+    for planned in _not_overtaken(_read_times(pacer, acked, deadline, checkpoint), clock):
         at = max(deadline if reads == MAX_READS - 1 else planned, clock.monotonic())
         if at > deadline:
             break
@@ -110,7 +154,7 @@ async def wait_until(
         value = await read()
         reads += 1
         if done(value):
-            pacer.learn(started - acked)
+            pacer.learn(started - acked, after)
             waited = clock.monotonic() - acked
             return Observation(True, value, started - acked, reads, waited, after)
         after = started - acked
@@ -129,6 +173,14 @@ def _read_times(
             break
         yield acked + offset
     yield deadline
+
+
+def _not_overtaken(times: Iterator[float], clock: Clock) -> Iterator[float]:
+    """The read times less each one whose successor is due already: a read made now
+    serves both, where reading for each would only repeat it."""
+    for planned, following in itertools.pairwise(itertools.chain(times, [math.inf])):
+        if following > clock.monotonic():
+            yield planned
 
 
 def _with_checkpoint(offsets: Iterator[float], checkpoint: float | None) -> Iterator[float]:

@@ -123,6 +123,24 @@ def test_a_change_seen_at_the_checkpoint_is_not_proven_later_than_it() -> None:
     assert obs.after < 1.0
 
 
+def test_reads_that_fell_due_together_are_made_once() -> None:
+    pacer = Pacer()
+    for latency in (0.10, 0.15, 0.20, 0.25, 0.30):
+        pacer.learn(latency)
+    change = Change(visible_at=NEVER)
+
+    async def late_wait() -> None:
+        await asyncio.sleep(1.0)
+        acked = CLOCK.monotonic() - 0.5  # the wait begins half a second after the ack
+        await wait_until(
+            change.read, bool, acked=acked, deadline=acked + 2.0, clock=CLOCK, pacer=pacer
+        )
+
+    virtual(late_wait())
+
+    assert len(change.starts) == len(set(change.starts)) > 1
+
+
 def test_a_new_pacer_reads_at_once_then_backs_off_to_the_largest_gap() -> None:
     offsets = list(itertools.islice(Pacer().offsets(), 30))
     gaps = [b - a for a, b in itertools.pairwise(offsets)]
@@ -138,11 +156,11 @@ def test_the_pacer_learns_a_window_and_reads_densely_across_it() -> None:
     for latency in latencies:
         pacer.learn(latency)
 
-    offsets = list(itertools.islice(pacer.offsets(), DENSE_READS + 1))
+    offsets = list(itertools.islice(pacer.offsets(), DENSE_READS + 3))
     dense = offsets[1:]
 
     assert offsets[0] == 0.0
-    assert 0.3 < dense[0] < min(latencies) < max(latencies) <= dense[-1] < 0.7
+    assert 0.3 < dense[0] <= min(latencies) < max(latencies) <= dense[-1] < 0.7
     assert all(0 < b - a <= 0.03 + 1e-9 for a, b in itertools.pairwise(dense))
 
 
@@ -151,7 +169,7 @@ def test_a_converged_wait_teaches_the_pacer_its_latency() -> None:
 
     _, obs = virtual(wait_for(Change(visible_at=1.5), after=1.0, give_up=5.0, pacer=pacer))
 
-    assert list(pacer.history) == [obs.seconds]
+    assert [(a.after, a.by) for a in pacer.history] == [(obs.after, obs.seconds)]
 
 
 def test_with_a_learned_window_the_latency_is_accurate_to_a_dense_gap() -> None:
@@ -162,6 +180,47 @@ def test_with_a_learned_window_the_latency_is_accurate_to_a_dense_gap() -> None:
     _, obs = virtual(wait_for(Change(visible_at=1.5), after=1.0, give_up=5.0, pacer=pacer))
 
     assert obs.seconds is not None and 0.5 <= obs.seconds <= 0.5 + 0.02
+
+
+def test_the_window_starts_at_the_earliest_lower_bound_not_the_measured_latency() -> None:
+    pacer = Pacer()
+    for after, latency in ((0.38, 0.40), (0.43, 0.45), (0.48, 0.50), (0.53, 0.55)):
+        pacer.learn(latency, after)
+
+    dense = list(itertools.islice(pacer.offsets(), 2))[1:]
+
+    assert dense == [0.38]
+
+
+def test_cold_start_arrivals_are_set_aside_once_finer_ones_are_known() -> None:
+    pacer = Pacer()
+    for _ in range(3):
+        pacer.learn(0.9, 0.2)  # bracketed by the cold schedule's wide gaps
+    for after, latency in ((0.49, 0.50), (0.50, 0.51), (0.51, 0.52)):
+        pacer.learn(latency, after)
+
+    dense = list(itertools.islice(pacer.offsets(), 3))[1:]
+
+    assert dense[0] == 0.49
+    assert dense[1] - dense[0] < 0.01
+
+
+def test_a_system_that_speeds_up_moves_the_window_earlier_within_ten_waits() -> None:
+    pacer = Pacer()
+    for after, latency in ((0.49, 0.50), (0.50, 0.51), (0.51, 0.52)) * 20:
+        pacer.learn(latency, after)
+
+    async def waits() -> list[float | None]:
+        seen = []
+        for _ in range(10):
+            change = Change(visible_at=CLOCK.monotonic() + 0.05)  # acked at once, below
+            seen.append((await wait_for(change, after=0.0, give_up=5.0, pacer=pacer))[1].seconds)
+        return seen
+
+    seen = virtual(waits())
+
+    assert seen[0] == pytest.approx(0.49)  # the window's first read: 0.44 s late
+    assert seen[-1] is not None and seen[-1] < 0.1  # a dense gap of the still wide window
 
 
 async def hold_over(values: list[int], ok: Any, until: float) -> tuple[int | None, int]:
