@@ -22,13 +22,14 @@ from typing import Any
 import aiohttp
 import yaml
 
-from monitor.clock import SYSTEM_CLOCK
+from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, parse_config
 from monitor.targets.base import Target
 from monitor.targets.build import build_target
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "examples" / "http-sim.yaml"
+SQL_EXAMPLE = ROOT / "config" / "examples" / "http-sql.yaml"
 TOKEN = "bench-admin-token"
 TOKEN_ENV = "SIMULATE_ADMIN_TOKEN"
 
@@ -45,19 +46,30 @@ class Simulate:
     def pid(self) -> int:
         return self.process.pid
 
-    def config(self, *, defaults: Mapping[str, Any] | None = None, **side: Any) -> Config:
-        """http-sim.yaml pointed at this process; `side` options (e.g. max_connections)
-        apply to both sides, `defaults` are laid over the file's."""
-        document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    def config(
+        self,
+        *,
+        example: Path = EXAMPLE,
+        dsn: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        **side: Any,
+    ) -> Config:
+        """An example config pointed at this process (an `http` side at its URL, a `sql`
+        side at `dsn`); `side` options apply to the http sides, `defaults` are laid over
+        the file's."""
+        document = yaml.safe_load(example.read_text(encoding="utf-8"))
         document["defaults"] |= dict(defaults or {})
         target = document["targets"][0]
-        target["auth"] |= {"base_url": self.auth, **side}
-        target["backend"] |= {"base_url": self.backend, **side}
-        return parse_config(document, source=str(EXAMPLE))
+        for name, url in (("auth", self.auth), ("backend", self.backend)):
+            if target[name]["kind"] == "http":
+                target[name] |= {"base_url": url, **side}
+            else:
+                target[name]["dsn"] = dsn
+        return parse_config(document, source=str(example))
 
-    def target(self, config: Config) -> Target:
+    def target(self, config: Config, clock: Clock = SYSTEM_CLOCK) -> Target:
         """The target built the way `check` and the daemon build it (no ledger)."""
-        return build_target(config.targets[0], clock=SYSTEM_CLOCK)
+        return build_target(config.targets[0], clock=clock)
 
     async def truth(self, http: aiohttp.ClientSession, since_seq: int = 0) -> dict[str, Any]:
         """GET /admin/truth: changes with emitted_at/visible_at on the server's loop clock
