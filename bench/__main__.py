@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import campaign, convergence, daemon_load, detection, heartbeat, http, image_size, soak, suite
+from bench import (
+    campaign,
+    convergence,
+    daemon_load,
+    detection,
+    heartbeat,
+    http,
+    image_size,
+    soak,
+    suite,
+)
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "campaign": campaign.main,

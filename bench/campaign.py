@@ -3,26 +3,28 @@ random, each run scored against the ground truth (bench/fault_scoring.py).
 
 Every cycle runs one probe, chosen at random, on a target whose fault mix changes now and
 then: none, one to four faults, or all of them at once, each at a random probability
-(`drop_sync` per operation). The simulator's delays change every segment of cycles:
-the default delays, near the `slow` threshold, or beyond it. In-process the whole
-campaign runs on virtual time, so ten thousand cycles take seconds; `--http` drives the
-same through `consistency-monitor simulate` over HTTP on the real clock
-(bench/campaign_http.py). A run is reproduced by its seed and cycle number.
+(`drop_sync` per operation). The simulator's delays change every segment of cycles,
+through the profiles in turn: the default delays, near the `slow` threshold, beyond
+it, and near it with Backend reads that take time. In-process the whole campaign runs
+on virtual time, so ten thousand cycles take seconds; `--http` drives the same through
+`consistency-monitor simulate` over HTTP on the real clock (bench/campaign_http.py).
+A run is replayed by its seed and cycle number: the draws do not depend on `--cycles`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.campaign_report import Outcome, write_campaign
 from bench.campaign_report import render as render_report
-from bench.fault_scoring import Run, Tally, judge
+from bench.fault_scoring import Run, Tally, judge, own
 from monitor.config import FaultsConfig, TargetConfig
 from monitor.probes import PROBE_NAMES
 from monitor.runner import run_probe
@@ -43,11 +45,18 @@ PROBABILITIES = (0.05, 0.2, 0.5, 1.0)
 SWITCH_EVERY = 8  # cycles a fault mix lasts on average
 SEGMENT = 200  # cycles on one simulated deployment before the delays change
 # Simulator delays, one profile per segment in turn: the defaults (with jitter), around
-# `deadlines.sync` (some changes `slow`, reordered updates late), beyond it (most `slow`).
+# `deadlines.sync` (some changes `slow`, reordered updates late), beyond it (most
+# `slow`), and around it with Backend reads that take 20 ms, as real ones do.
 PROFILES: dict[str, dict[str, float]] = {
     "default": {"latency_jitter": 0.01},
     "near_sync": {"sync_delay": 0.7, "latency_jitter": 0.5, "reorder_hold": 1.0},
     "beyond_sync": {"sync_delay": 1.4, "latency_jitter": 0.3, "reorder_hold": 0.5},
+    "slow_reads": {
+        "backend_latency": 0.02,
+        "sync_delay": 0.8,
+        "latency_jitter": 0.3,
+        "reorder_hold": 0.6,
+    },
 }
 
 
@@ -57,8 +66,13 @@ class Plan:
 
     cycles: int
     seed: int = 1
-    settings: ProbeSettings = ProbeSettings()
+    settings: ProbeSettings = field(default_factory=ProbeSettings)
     segment: int = SEGMENT
+    profiles: tuple[str, ...] = tuple(PROFILES)  # taken in turn, a segment each
+
+    def profile_of(self, number: int) -> str:
+        """The delay profile cycle `number` ran under (in-process)."""
+        return self.profiles[number // self.segment % len(self.profiles)]
 
 
 @dataclass(frozen=True)
@@ -123,15 +137,34 @@ class CleanupWatch:
         return watch
 
 
+def earlier_users(target: Target) -> set[str]:
+    """The users of the target's earlier runs, to tell a run's own ground truth."""
+    users = target.state.setdefault("campaign:users", set())
+    assert isinstance(users, set)
+    return users
+
+
 # -- in-process, on virtual time --------------------------------------------------------
 
 
 def segments(plan: Plan, rng: random.Random) -> Iterator[tuple[str, int, int, int]]:
     """(profile, world seed, first cycle, cycle count) per segment, the profiles in turn."""
-    names = list(PROFILES)
-    for n, first in enumerate(range(0, plan.cycles, plan.segment)):
+    for first in range(0, plan.cycles, plan.segment):
         count = min(plan.segment, plan.cycles - first)
-        yield names[n % len(names)], rng.getrandbits(32), first, count
+        yield plan.profile_of(first), rng.getrandbits(32), first, count
+
+
+def described(plan: Plan) -> str:
+    """The in-process set-up in words, for the report."""
+    profiles = "; ".join(
+        f"{name} ({', '.join(f'{k} {v * 1e3:g} ms' for k, v in PROFILES[name].items())})"
+        for name in plan.profiles
+    )
+    return (
+        "in-process on virtual time; simulator delays (the defaults: auth_latency 50 ms, "
+        f"sync_delay 40 ms, reorder_hold 250 ms) changed every {plan.segment} cycles, "
+        f"through the profiles in turn: {profiles}"
+    )
 
 
 def sim_target(profile: str, seed: int) -> Target:
@@ -165,9 +198,9 @@ async def run_cycle(target: Target, cycle: Cycle, plan: Plan) -> Run:
     result = await run_probe(target, cycle.probe, plan.settings)
     await world.settle()
     truth = world.truth
-    faults, changes = tuple(truth.faults), tuple(truth.changes.values())
-    deadlines = plan.settings.deadlines
-    return Run(cycle.number, cycle.probe, result, faults, changes, deadlines, watch.at)
+    faults, changes = own(truth.faults, truth.changes.values(), earlier_users(target))
+    deadlines, reads = plan.settings.deadlines, world.config.backend_latency
+    return Run(cycle.number, cycle.probe, result, faults, changes, deadlines, watch.at, reads)
 
 
 # -- the command ------------------------------------------------------------------------
@@ -189,15 +222,16 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> int:
     args = arguments(argv)
+    logging.basicConfig(level=logging.ERROR)  # a failed cleanup is part of the campaign
     plan = Plan(args.cycles, args.seed)
     started = time.monotonic()
     if args.http:
-        from bench.campaign_http import over_http, settings_over_http
+        from bench.campaign_http import over_http, settings_over_http  # it builds on this
 
         plan = replace(plan, settings=settings_over_http())
         tally, setup = over_http(plan)
     else:
-        tally, setup = run_virtual(in_process(plan)), "in-process, on virtual time"
+        tally, setup = run_virtual(in_process(plan)), described(plan)
     outcome = Outcome("http" if args.http else "in-process", plan, tally, setup)
     text = render_report(outcome, seconds=time.monotonic() - started, argv=argv)
     print(text)

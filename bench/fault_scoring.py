@@ -6,14 +6,19 @@ for the campaign benchmark and the test suite:
 - every *observable* fault that fired during a run, outside its cleanup, must be
   reported with its kind (`drop_sync` by operation: missing, stale, orphan);
 - a change the run waited for that became visible after `deadlines.sync`, but by
-  `give_up`, must be reported as `slow`, unless it landed damaged or was overwritten by
-  a reordered one (then the probe reports what Backend shows: partial, stale);
+  `give_up`, must be reported as `slow`, unless it landed damaged or was overwritten
+  by a reordered one (then the probe reports what Backend shows: partial, stale);
 - a reported kind without such a cause is a false positive; `slow` is justified by any
   change of the run taking longer than `deadlines.sync`, and for `load` also by the
   run outlasting `deadlines.load`;
 - a run in which Auth answered an error (`auth_errors`, outside cleanup) must end in
   `error`, and what it reports is scored for precision only;
 - an `error` outcome is justified when `auth_errors` fired at all during the run.
+
+Some things stay open rather than scored: a fault the ground truth could not judge
+(over HTTP; its kind may be reported, need not be), and, on the real clock only, a
+late change whose arrival the probe's reads bracket across the deadline because the
+event loop ran late (it may be `slow`, need not be).
 """
 
 from __future__ import annotations
@@ -45,10 +50,11 @@ FAULT_CLASSES = (
     AUTH_ERRORS,
     SLOW,
 )
-# Faults after which an update lands, but not as sent, or is overwritten at once by an
-# older one: what the probe must report is what Backend shows, not when it landed.
+# After these an update lands, but not as sent, or is at once overwritten by an older
+# one: the probe must report what Backend shows, not when the update landed.
 RESHAPING = ("partial_update", "clobber_update", "reorder_sync")
 IN_PROCESS_ACK = 1e-6  # in-process, Auth emits a change in the instant it acknowledges it
+_KINDED = {"drop_sync", *KIND_OF_FAULT}
 
 
 def kind_of(record: FaultRecord) -> str:
@@ -65,12 +71,12 @@ def fault_class(record: FaultRecord) -> str:
 
 @dataclass(frozen=True)
 class Run:
-    """One probe run and what the ground truth recorded while it ran.
+    """One probe run and what the ground truth recorded about its users while it ran.
 
-    `faults` and `changes` are those of the run's own users; times are on the
-    simulator's monotonic clock, which is the probes' (in-process, or the same machine).
-    `tolerance` is how far that clock and the probe's reads may be apart (0 on virtual
-    time): lateness within it of a deadline is neither required nor forbidden.
+    Times are on the simulator's monotonic clock, which is the probe's (in-process, or
+    the same machine). `tolerance` is how far behind a read's start the state it shows
+    may be (the read's own latency, on the real clock its round trip); lateness within
+    it of a deadline is neither owed nor forbidden.
     """
 
     number: int
@@ -81,6 +87,7 @@ class Run:
     deadlines: Deadlines
     cleanup_at: float | None = None  # when the run's cleanup began (None: unknown)
     tolerance: float = 0.0
+    real_clock: bool = False  # the loop may lag, and an ack comes after its emission
 
     @property
     def auth_failed(self) -> bool:
@@ -90,15 +97,30 @@ class Run:
     @property
     def observable(self) -> list[FaultRecord]:
         """The faults the run had to report: observable, outside cleanup, with a kind."""
-        return [
-            f for f in self.faults if f.observable and not f.during_cleanup and f.fault in _KINDED
-        ]
+        return [f for f in self._scored if f.observable]
+
+    @property
+    def unjudged(self) -> list[FaultRecord]:
+        """Faults outside cleanup whose observability the ground truth never decided."""
+        return [f for f in self._scored if f.observable is None]
+
+    @property
+    def _scored(self) -> list[FaultRecord]:
+        return [f for f in self.faults if not f.during_cleanup and f.fault in _KINDED]
 
     def before_cleanup(self, at: float) -> bool:
         return self.cleanup_at is None or at < self.cleanup_at
 
 
-_KINDED = {"drop_sync", *KIND_OF_FAULT}
+def own(
+    faults: Iterable[FaultRecord], changes: Iterable[Visibility], earlier: set[str]
+) -> tuple[tuple[FaultRecord, ...], tuple[Visibility, ...]]:
+    """A run's own faults and changes: those on users no earlier run had (a late event
+    of an earlier run may land during this one). `earlier` gains this run's users."""
+    mine = tuple(f for f in faults if f.user_id not in earlier)
+    seen = tuple(c for c in changes if c.user_id not in earlier)
+    earlier |= {f.user_id for f in mine if f.user_id} | {c.user_id for c in seen}
+    return mine, seen
 
 
 @dataclass(frozen=True)
@@ -112,7 +134,9 @@ class Verdict:
     caught: tuple[tuple[str, bool], ...]  # (fault class, reported?) per fault to catch
     error: bool  # the outcome is `error`
     justified_error: bool  # auth_errors fired during the run
-    unmatched: int  # syncs whose change could not be found in the ground truth
+    unmatched: int  # syncs without a change event (a transaction writes both at once)
+    undecided: int  # late changes whose lateness the real clock left open
+    unjudged: int  # faults whose observability the ground truth left open
 
     @property
     def true_positives(self) -> frozenset[str]:
@@ -130,41 +154,52 @@ class Verdict:
 def judge(run: Run) -> Verdict:
     """Everything right and wrong about one run, against its ground truth."""
     reported = frozenset(run.result.kinds)
-    late, unmatched = _late_syncs(run)
-    expected = frozenset({kind_of(f) for f in run.observable} | ({"slow"} if late else set()))
-    allowed = expected | ({"slow"} if _slow_justified(run) else frozenset())
-    caught = (
-        ()
-        if run.auth_failed
-        else tuple((fault_class(f), kind_of(f) in reported) for f in run.observable)
-        + tuple((SLOW, "slow" in reported) for _ in late)
-    )
-    if run.auth_failed:
-        caught += ((AUTH_ERRORS, run.result.outcome == "error"),)
-    error = run.result.outcome == "error"
-    justified = any(f.fault == AUTH_ERRORS for f in run.faults)
+    owed, unmatched, undecided = _slow_owed(run, reported)
+    expected = frozenset({kind_of(f) for f in run.observable} | ({"slow"} if owed else set()))
+    open_kinds = {kind_of(f) for f in run.unjudged} | ({"slow"} if _slow_justified(run) else set())
     return Verdict(
-        reported, expected, allowed, run.auth_failed, caught, error, justified, unmatched
+        reported,
+        expected,
+        expected | open_kinds,
+        run.auth_failed,
+        _caught(run, reported, owed),
+        run.result.outcome == "error",
+        any(f.fault == AUTH_ERRORS for f in run.faults),
+        unmatched,
+        undecided,
+        len(run.unjudged),
     )
+
+
+def _caught(run: Run, reported: frozenset[str], owed: list[Sync]) -> tuple[tuple[str, bool], ...]:
+    """(fault class, caught?) for every fault the run had to catch: when Auth failed it,
+    only the `error` outcome; otherwise each observable fault and each late change."""
+    if run.auth_failed:
+        return ((AUTH_ERRORS, run.result.outcome == "error"),)
+    faults = tuple((fault_class(f), kind_of(f) in reported) for f in run.observable)
+    return faults + tuple((SLOW, "slow" in reported) for _ in owed)
 
 
 def problems(run: Run, v: Verdict) -> list[str]:
     """The verdict's failures in words, for a test's assertion or the campaign's log."""
-    return list(_problems(run, v))
-
-
-def _problems(run: Run, v: Verdict) -> Iterable[str]:
+    found = []
     if strays := v.reported - set(REGISTRY[run.probe].KINDS):
-        yield f"kinds outside the probe's KINDS: {sorted(strays)}"
+        found.append(f"kinds outside the probe's KINDS: {sorted(strays)}")
     if run.auth_failed and run.result.outcome != "error":
-        yield f"auth answered an error but the outcome is {run.result.outcome}"
+        found.append(f"auth answered an error but the outcome is {run.result.outcome}")
     if v.false_negatives:
-        yield f"missed {sorted(v.false_negatives)}"
+        found.append(f"missed {sorted(v.false_negatives)}")
     for kind in sorted(v.false_positives):
-        why = f"no change took longer than {run.deadlines.sync:g} s" if kind == "slow" else ""
-        yield f"false alarm {kind}" + (f": {why}" if why else " without an observable fault")
+        if kind == "slow":
+            found.append(f"false alarm slow: no change took longer than {run.deadlines.sync:g} s")
+        else:
+            found.append(f"false alarm {kind} without an observable fault")
     if v.error and not v.justified_error:
-        yield f"error without an auth error: {run.result.error}"
+        found.append(f"error without an auth error: {run.result.error}")
+    return found
+
+
+# -- slow ----------------------------------------------------------------------------------
 
 
 def _slow_justified(run: Run) -> bool:
@@ -178,23 +213,28 @@ def _slow_justified(run: Run) -> bool:
     return run.probe == "load" and run.result.duration_seconds > run.deadlines.load
 
 
-def _late_syncs(run: Run) -> tuple[list[Sync], int]:
-    """The syncs the run waited for whose change arrived after `sync` but by `give_up`
-    (counted from the ack, as the probe measures), and how many could not be matched."""
-    late, unmatched = [], 0
+def _slow_owed(run: Run, reported: frozenset[str]) -> tuple[list[Sync], int, int]:
+    """The syncs that owe `slow`: their change arrived after `sync` but by `give_up`,
+    counted from the ack as the probe measures. Also how many syncs had no change in the
+    ground truth, and how many late ones the real clock left open."""
+    owed, unmatched, undecided = [], 0, 0
     for sync in run.result.syncs:
         found = _changes_of(sync, run)
         if not found:
             unmatched += 1
-        elif all(_late(sync, c, run) for c in found):
-            late.append(sync)
-    return late, unmatched
+        elif not all(_late(sync, c, run) for c in found):
+            continue
+        elif _seen_early(sync, found, run) or (_straddled(sync, run) and "slow" not in reported):
+            undecided += 1
+        else:
+            owed.append(sync)
+    return owed, unmatched, undecided
 
 
 def _changes_of(sync: Sync, run: Run) -> list[Visibility]:
-    """The changes that Auth emitted just before acknowledging this sync's operation
-    (several when concurrent operations were acknowledged together)."""
-    window = max(IN_PROCESS_ACK, run.tolerance)
+    """The changes Auth emitted as it acknowledged this sync's operation (several when
+    concurrent operations were acknowledged together)."""
+    window = run.tolerance if run.real_clock else IN_PROCESS_ACK
     return [
         c
         for c in run.changes
@@ -205,14 +245,13 @@ def _changes_of(sync: Sync, run: Run) -> list[Visibility]:
 def _late(sync: Sync, change: Visibility, run: Run) -> bool:
     if change.visible_at is None or _reshaped(change, run):
         return False
-    after = change.visible_at - sync.acked
-    d, tol = run.deadlines, run.tolerance
+    after, d, tol = change.visible_at - sync.acked, run.deadlines, run.tolerance
     return d.sync + tol < after <= d.give_up - tol
 
 
 def _reshaped(change: Visibility, run: Run) -> bool:
-    """A fault reshaped this update, or an earlier one of the same user (the probe stops
-    at the first update that does not arrive as sent)."""
+    """A fault reshaped this update or an earlier one of the user (a probe stops at the
+    first update that does not arrive as sent)."""
     return any(
         f.fault in RESHAPING
         and (f.user_id, f.operation) == (change.user_id, change.op)
@@ -221,12 +260,29 @@ def _reshaped(change: Visibility, run: Run) -> bool:
     )
 
 
-# -- the campaign's table ---------------------------------------------------------------
+def _seen_early(sync: Sync, changes: list[Visibility], run: Run) -> bool:
+    """A read begun before the change became visible saw it: it was answered late."""
+    seen = sync.seconds
+    return seen is not None and all(
+        c.visible_at is not None and c.visible_at - sync.acked > seen + run.tolerance
+        for c in changes
+    )
+
+
+def _straddled(sync: Sync, run: Run) -> bool:
+    """On the real clock, the first read to see the change began past the deadline
+    (plus tolerance): the read meant for the deadline ran late, and the last one that
+    missed it began before the deadline, so either side of it is possible."""
+    seen = sync.seconds
+    return run.real_clock and seen is not None and seen > run.deadlines.sync + run.tolerance
+
+
+# -- the campaign's table -----------------------------------------------------------------
 
 
 @dataclass
 class Counts:
-    """True and false positives and false negatives of one kind."""
+    """True and false positives and false negatives of one kind, counted in runs."""
 
     tp: int = 0
     fp: int = 0
@@ -264,7 +320,10 @@ class Tally:
     errors: int = 0
     justified_errors: int = 0
     unmatched: int = 0
+    undecided: int = 0
+    unjudged: int = 0
     problems: list[str] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # numbers of the runs with problems
 
     def add(self, run: Run, verdict: Verdict) -> None:
         self.runs += 1
@@ -272,17 +331,20 @@ class Tally:
         self.errors += verdict.error
         self.justified_errors += verdict.error and verdict.justified_error
         self.unmatched += verdict.unmatched
-        for kinds, counter in (
-            (verdict.true_positives, "tp"),
-            (verdict.false_positives, "fp"),
-            (verdict.false_negatives, "fn"),
-        ):
-            for kind in kinds:
-                setattr(self.kinds[kind], counter, getattr(self.kinds[kind], counter) + 1)
+        self.undecided += verdict.undecided
+        self.unjudged += verdict.unjudged
+        for kind in verdict.true_positives:
+            self.kinds[kind].tp += 1
+        for kind in verdict.false_positives:
+            self.kinds[kind].fp += 1
+        for kind in verdict.false_negatives:
+            self.kinds[kind].fn += 1
         for name, caught in verdict.caught:
             self.classes[name].due += 1
             self.classes[name].caught += caught
-        self.problems += [describe(run, why) for why in problems(run, verdict)]
+        if found := problems(run, verdict):
+            self.problems += [describe(run, why) for why in found]
+            self.failed.append(run.number)
 
     @property
     def faults_due(self) -> int:
@@ -290,17 +352,10 @@ class Tally:
 
 
 def describe(run: Run, why: str) -> str:
-    """One problem with enough context to replay it: run, probe, faults, findings."""
+    """One problem with what it takes to replay it: run, probe, faults, findings."""
     faults = [
         (f.fault, f.operation, f.observable, "cleanup" if f.during_cleanup else "")
         for f in run.faults
     ]
     found = [(i.kind, i.detail) for i in run.result.inconsistencies]
     return f"{run.probe} run {run.number}: {why} (faults: {faults}; found: {found})"
-
-
-def score(runs: Iterable[Run]) -> Tally:
-    tally = Tally()
-    for run in runs:
-        tally.add(run, judge(run))
-    return tally

@@ -141,17 +141,24 @@ async def wait_until(
     The last read starts at the deadline itself, so a change that never converged was
     not there at the deadline. When `checkpoint` (seconds after the ack) is given, one
     read starts exactly then unless the wait ended before. Reads that fell due together
-    (the wait began late, a read was slow, the loop lagged) are made once.
+    (the wait began late, a read was slow, the loop lagged) are made once. A read that
+    would still be running at the checkpoint or the deadline, going by how long the last
+    one took, is left out: it would push the read due there late, and a change landing
+    in between could then be proven neither late nor there in time.
     """
-    reads, after = 0, 0.0
+    reads, after, took = 0, 0.0, 0.0
+    marks = (deadline,) if checkpoint is None else (acked + checkpoint, deadline)
     value: T | None = None
     for planned in _not_overtaken(_read_times(pacer, acked, deadline, checkpoint), clock):
         at = max(deadline if reads == MAX_READS - 1 else planned, clock.monotonic())
         if at > deadline:
             break
+        if any(at < mark < at + took for mark in marks):
+            continue
         await clock.sleep(at - clock.monotonic())
         started = max(clock.monotonic(), at)  # a timer may fire a rounding error early
         value = await read()
+        took = clock.monotonic() - started
         reads += 1
         if done(value):
             pacer.learn(started - acked, after)

@@ -123,6 +123,34 @@ def test_a_change_seen_at_the_checkpoint_is_not_proven_later_than_it() -> None:
     assert obs.after < 1.0
 
 
+@pytest.mark.parametrize("takes", [0.033, 0.05])
+def test_a_read_still_running_at_the_checkpoint_does_not_delay_the_read_due_there(
+    takes: float,
+) -> None:
+    change = Change(visible_at=NEVER, takes=takes)
+
+    acked, _ = virtual(wait_for(change, after=0.0, give_up=5.0, checkpoint=1.0))
+
+    assert acked + 1.0 in change.starts
+
+
+def test_with_slow_reads_a_change_landing_just_after_the_checkpoint_is_proven_late() -> None:
+    change = Change(visible_at=1.01, takes=0.05)
+
+    _, obs = virtual(wait_for(change, after=0.0, give_up=5.0, checkpoint=1.0))
+
+    assert obs.converged
+    assert obs.after >= 1.0
+
+
+def test_a_read_still_running_at_the_deadline_does_not_keep_the_last_read_from_it() -> None:
+    change = Change(visible_at=NEVER, takes=2.0)
+
+    acked, _ = virtual(wait_for(change, after=0.0, give_up=5.0))
+
+    assert change.starts[-1] == acked + 5.0
+
+
 def test_reads_that_fell_due_together_are_made_once() -> None:
     pacer = Pacer()
     for latency in (0.10, 0.15, 0.20, 0.25, 0.30):
