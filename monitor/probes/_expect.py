@@ -68,6 +68,12 @@ async def reaches_backend(run: ProbeRun, user: SyntheticUser, acked: float) -> b
     return await exactly_once(run, user)
 
 
+async def created(probe: ProbeRun) -> SyntheticUser | None:
+    """Create a tagged user and wait for it in Backend; None once give_up was met."""
+    user, acked = await probe.create_user()
+    return user if await reaches_backend(probe, user, acked) else None
+
+
 async def exactly_once(run: ProbeRun, user: SyntheticUser) -> bool:
     count = await run.backend.count_users(user.id)
     if count > 1:

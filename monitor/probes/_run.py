@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
 from monitor.probes._convergence import Observation, Pacer, wait_until
+from monitor.probes._convergence import hold as hold_while_ok
 from monitor.probes._sides import TimedAuth, TimedBackend
 from monitor.results import Inconsistency, ProbeResult, Step, Sync, outcome_of
 from monitor.settings import Deadlines, ProbeSettings
@@ -225,6 +226,23 @@ class ProbeRun:
             self._record_sync(operation, obs, acked)
         return obs
 
+    async def hold(
+        self,
+        operation: str,
+        read: Callable[[], Awaitable[T]],
+        ok: Callable[[T], bool],
+        *,
+        until: float,
+    ) -> T | None:
+        """Keep reading until `until` (a `backend.wait_<operation>` step); the first value
+        that is not `ok`, else None."""
+        name = f"backend.wait_{operation}"
+        started = self._begin(name)
+        try:
+            return await hold_while_ok(read, ok, until=until, clock=self.clock)
+        finally:
+            self._end(name, started)
+
     def _record_sync(self, operation: str, obs: Observation[Any], acked: float) -> None:
         """A sync is `slow` only when a read at or past the threshold did not yet see it."""
         self._syncs.append(Sync(operation, obs.seconds, obs.reads, acked))
@@ -286,3 +304,20 @@ class ProbeRun:
 def _short(field: str) -> str:
     """`profile.city` → `city`: values say which field they belong to."""
     return field.rsplit(".", 1)[-1]
+
+
+Check = Callable[[ProbeRun], Awaitable[None]]
+Run = Callable[[Target, ProbeSettings], Coroutine[Any, Any, ProbeResult]]
+
+
+def probe_runner(name: str, check: Check) -> Run:
+    """A probe's `run(target, settings)`: `check` inside a ProbeRun, which catches errors,
+    applies the timeout and cleans up."""
+
+    async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
+        async with ProbeRun(name, target, settings) as probe:
+            await check(probe)
+        return probe.result()
+
+    run.__doc__ = f"Run the {name} probe once on `target`."
+    return run

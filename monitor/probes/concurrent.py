@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from monitor.probes._expect import reaches_backend
-from monitor.probes._run import ProbeError, ProbeRun
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Target
+from monitor.probes._run import ProbeError, ProbeRun, probe_runner
+from monitor.settings import Deadlines
 
 GROUP = "core"
 KINDS = ("missing", "partial", "duplicate", "slow")
@@ -22,12 +20,6 @@ def worst_case(deadlines: Deadlines) -> float:
     return deadlines.give_up
 
 
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("concurrent", target, settings) as probe:
-        await check(probe)
-    return probe.result()
-
-
 async def check(probe: ProbeRun) -> None:
     created = await asyncio.gather(
         *(probe.create_user() for _ in range(USERS)), return_exceptions=True
@@ -39,3 +31,6 @@ async def check(probe: ProbeRun) -> None:
     if len(accepted) < MIN_ACCEPTED:
         raise ProbeError(f"auth accepted only {len(accepted)} of {USERS} concurrent creates")
     await asyncio.gather(*(reaches_backend(probe, user, acked) for user, acked in accepted))
+
+
+run = probe_runner("concurrent", check)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.probes._expect import reaches_backend
-from monitor.probes._run import ProbeRun
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Target
+from monitor.probes._expect import created
+from monitor.probes._run import ProbeRun, probe_runner
+from monitor.settings import Deadlines
 
 GROUP = "core"
 KINDS = ("missing", "partial", "duplicate", "slow")
@@ -18,8 +16,8 @@ def worst_case(deadlines: Deadlines) -> float:
     return deadlines.give_up
 
 
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("create_sync", target, settings) as probe:
-        user, acked = await probe.create_user()
-        await reaches_backend(probe, user, acked)
-    return probe.result()
+async def check(probe: ProbeRun) -> None:
+    await created(probe)
+
+
+run = probe_runner("create_sync", check)

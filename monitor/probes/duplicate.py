@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from monitor.probes._convergence import hold
 from monitor.probes._expect import reaches_backend
-from monitor.probes._run import ProbeRun
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import AlreadyExists, Target
+from monitor.probes._run import ProbeRun, probe_runner
+from monitor.settings import Deadlines
+from monitor.targets.base import AlreadyExists
 
 GROUP = "integrity"
 KINDS = ("missing", "partial", "duplicate", "slow")
@@ -17,12 +15,6 @@ EXCLUSIVE = False
 
 def worst_case(deadlines: Deadlines) -> float:
     return deadlines.give_up + deadlines.sync
-
-
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("duplicate", target, settings) as probe:
-        await check(probe)
-    return probe.result()
 
 
 async def check(probe: ProbeRun) -> None:
@@ -36,11 +28,14 @@ async def check(probe: ProbeRun) -> None:
         probe.found("duplicate", "auth accepted a second user with the same email")
     if not await reaches_backend(probe, user, acked) or "duplicate" in probe.kinds:
         return
-    extra = await hold(
+    extra = await probe.hold(
+        "settle",
         lambda: probe.reads.count_users(user.id),
         lambda n: n <= 1,
         until=acked + probe.deadlines.sync,
-        clock=probe.clock,
     )
     if extra is not None:
         probe.found("duplicate", f"{extra} backend records for one auth user")
+
+
+run = probe_runner("duplicate", check)

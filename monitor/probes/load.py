@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from monitor.probes._expect import (
+    created,
     delete_user,
     deletion_reaches_backend,
-    reaches_backend,
     update_reaches_backend,
     update_user,
 )
-from monitor.probes._run import ProbeRun, SyntheticUser
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Target
+from monitor.probes._run import ProbeRun, SyntheticUser, probe_runner
+from monitor.settings import Deadlines
 
 GROUP = "core"
 KINDS = ("missing", "stale", "partial", "duplicate", "orphan", "slow")
@@ -26,12 +24,6 @@ CYCLES = 3
 def worst_case(deadlines: Deadlines) -> float:
     """No new step starts once the budget is spent; the wait under way may run to give_up."""
     return deadlines.load + deadlines.give_up
-
-
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("load", target, settings) as probe:
-        await check(probe)
-    return probe.result()
 
 
 async def check(probe: ProbeRun) -> None:
@@ -62,8 +54,8 @@ class Cycle:
         return (self.create, self.update, self.delete)
 
     async def create(self) -> bool:
-        self.user, acked = await self.probe.create_user()
-        return await reaches_backend(self.probe, self.user, acked)
+        self.user = await created(self.probe)
+        return self.user is not None
 
     async def update(self) -> bool:
         assert self.user is not None
@@ -76,3 +68,6 @@ class Cycle:
         assert self.user is not None
         acked = await delete_user(self.probe, self.user)
         return await deletion_reaches_backend(self.probe, self.user, acked)
+
+
+run = probe_runner("load", check)

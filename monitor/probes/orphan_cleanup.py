@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from monitor.probes._expect import delete_user, deletion_reaches_backend, reaches_backend
-from monitor.probes._run import ProbeRun
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Target
+from monitor.probes._expect import created, delete_user, deletion_reaches_backend
+from monitor.probes._run import ProbeRun, probe_runner
+from monitor.settings import Deadlines
 
 GROUP = "integrity"
 KINDS = ("missing", "partial", "duplicate", "orphan", "slow")
@@ -26,15 +24,9 @@ def worst_case(deadlines: Deadlines) -> float:
     return 2 * deadlines.give_up
 
 
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("orphan_cleanup", target, settings) as probe:
-        await check(probe)
-    return probe.result()
-
-
 async def check(probe: ProbeRun) -> None:
-    user, acked = await probe.create_user()
-    if not await reaches_backend(probe, user, acked):
+    user = await created(probe)
+    if user is None:
         return
     await probe.backend.outage(True)
     try:
@@ -43,3 +35,6 @@ async def check(probe: ProbeRun) -> None:
         await asyncio.shield(probe.backend.outage(False))
     recovered = probe.clock.monotonic()
     await deletion_reaches_backend(probe, user, recovered)
+
+
+run = probe_runner("orphan_cleanup", check)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.probes._run import ProbeRun
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Fields, Target
+from monitor.probes._run import ProbeRun, probe_runner
+from monitor.settings import Deadlines
+from monitor.targets.base import Fields
 
 GROUP = "core"
 KINDS = ("rollback",)
@@ -15,12 +14,6 @@ EXCLUSIVE = False
 
 def worst_case(deadlines: Deadlines) -> float:
     return deadlines.give_up
-
-
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("rollback", target, settings) as probe:
-        await check(probe)
-    return probe.result()
 
 
 async def check(probe: ProbeRun) -> None:
@@ -46,3 +39,6 @@ async def check(probe: ProbeRun) -> None:
 
 def _absent(record: Fields | None) -> bool:
     return record is None
+
+
+run = probe_runner("rollback", check)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from monitor.probes._expect import reaches_backend
-from monitor.probes._run import ProbeError, ProbeRun
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Target
+from monitor.probes._run import ProbeError, ProbeRun, probe_runner
+from monitor.settings import Deadlines
 
 GROUP = "core"
 KINDS = ("missing", "partial", "duplicate", "slow")
@@ -18,12 +16,6 @@ def worst_case(deadlines: Deadlines) -> float:
     return deadlines.give_up
 
 
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("transaction", target, settings) as probe:
-        await check(probe)
-    return probe.result()
-
-
 async def check(probe: ProbeRun) -> None:
     fields = probe.new_fields()
     outcome = await probe.auth.transaction(fields, fail=False)
@@ -32,3 +24,6 @@ async def check(probe: ProbeRun) -> None:
     if not outcome.committed:
         raise ProbeError("auth.transaction: the transaction was not committed")
     await reaches_backend(probe, user, acked)
+
+
+run = probe_runner("transaction", check)

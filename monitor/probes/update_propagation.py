@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from monitor.probes._convergence import hold
 from monitor.probes._expect import (
+    created,
     differing,
     matches,
-    reaches_backend,
     update_reaches_backend,
     update_user,
 )
-from monitor.probes._run import ProbeRun, SyntheticUser
-from monitor.results import ProbeResult
-from monitor.settings import Deadlines, ProbeSettings
-from monitor.targets.base import Target
+from monitor.probes._run import ProbeRun, SyntheticUser, probe_runner
+from monitor.settings import Deadlines
 
 GROUP = "core"
 KINDS = ("missing", "stale", "partial", "duplicate", "slow")
@@ -25,15 +22,9 @@ def worst_case(deadlines: Deadlines) -> float:
     return 3 * deadlines.give_up + deadlines.sync
 
 
-async def run(target: Target, settings: ProbeSettings) -> ProbeResult:
-    async with ProbeRun("update_propagation", target, settings) as probe:
-        await check(probe)
-    return probe.result()
-
-
 async def check(probe: ProbeRun) -> None:
-    user, acked = await probe.create_user()
-    if not await reaches_backend(probe, user, acked):
+    user = await created(probe)
+    if user is None:
         return
     first, second = probe.mutable_fields[0], probe.mutable_fields[-1]
     acked = await update_user(probe, user, {first: f"{user.fields[first]}-1"})
@@ -48,12 +39,15 @@ async def last_update_wins(probe: ProbeRun, user: SyntheticUser, first: str, sec
     if not await update_reaches_backend(probe, user, acked):
         return
     expected = dict(user.fields)
-    reverted = await hold(
+    reverted = await probe.hold(
+        "settle",
         lambda: probe.reads.get_user(user.id),
         matches(expected),
         until=acked + probe.deadlines.sync,
-        clock=probe.clock,
     )
     if reverted is not None:
         fields = ", ".join(differing(reverted, expected))
         probe.found("stale", f"an older update overwrote the newer one in {fields}")
+
+
+run = probe_runner("update_propagation", check)
