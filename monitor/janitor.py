@@ -134,8 +134,9 @@ class JanitorService:
         self._task: asyncio.Task[None] | None = None
 
     def configure(self, config: Config) -> None:
-        """The real targets to sweep (the simulator's world ends with the process)."""
-        self._targets = {t.name: t.janitor for t in config.targets if t.simulator is None}
+        """Every target: real ones by ledger and tag age, simulator ones by tag age (their
+        world lives as long as the process, and a long run can still leave users)."""
+        self._targets = {t.name: t.janitor for t in config.targets}
         for name in self._targets:
             self._due.setdefault(name, 0.0)
             for side in ("auth", "backend"):

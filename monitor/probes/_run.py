@@ -19,7 +19,8 @@ from monitor.targets.base import Fields, NotFound, Target, TargetError, Throttle
 T = TypeVar("T")
 log = logging.getLogger("monitor.probes")
 
-CLEANUP_ATTEMPTS = 3
+CLEANUP_FIRST_PAUSE = 0.05  # between attempts at a failing cleanup delete, doubling
+CLEANUP_MAX_PAUSE = 1.0
 
 
 class ProbeError(Exception):
@@ -61,6 +62,7 @@ class ProbeRun:
         self._syncs: list[Sync] = []
         self._found: list[Inconsistency] = []
         self._error: str | None = None
+        self._cleanup_problem = ""  # the last error of a failing cleanup delete
         self._users: dict[str, SyntheticUser] = {}
         self._deleted: set[str] = set()
         self._active: list[str] = []  # calls and waits under way, named in a timeout error
@@ -265,7 +267,8 @@ class ProbeRun:
         try:
             await asyncio.shield(task)
         except TimeoutError:
-            self._cleanup_failed(f"timed out after {self.settings.cleanup_deadline:g} s")
+            last = f"; last error: {self._cleanup_problem}" if self._cleanup_problem else ""
+            self._cleanup_failed(f"timed out after {self.settings.cleanup_deadline:g} s{last}")
 
     async def _delete_all(self) -> None:
         """Delete every user the run created and did not delete, a few at a time."""
@@ -279,21 +282,23 @@ class ProbeRun:
         await asyncio.gather(*(delete(u) for u in self._users if u not in self._deleted))
 
     async def _delete_with_retry(self, user_id: str) -> None:
-        for attempt in range(CLEANUP_ATTEMPTS):
+        """Retry until the user is gone or the cleanup deadline cuts it short: a failing
+        delete is often transient, and every user left behind is a leak (the ledger and
+        the janitor cover what the deadline does not)."""
+        pause = CLEANUP_FIRST_PAUSE
+        while True:
             try:
                 await self.call("auth.delete", self.target.auth.delete(user_id), (NotFound,))
                 return
             except NotFound:
                 return
             except ProbeError as exc:
-                why = str(exc)
+                self._cleanup_problem = str(exc)
             except Exception as exc:  # an adapter's bug must not keep the other users
                 log.exception("cleanup of %s on %s raised", self.probe, self.target.name)
-                why = f"internal error: {type(exc).__name__}: {exc}"
-            if attempt == CLEANUP_ATTEMPTS - 1:
-                self._cleanup_failed(why)
-                return
-            await self.clock.sleep(0.05 * 4**attempt)
+                self._cleanup_problem = f"internal error: {type(exc).__name__}: {exc}"
+            await self.clock.sleep(pause)
+            pause = min(CLEANUP_MAX_PAUSE, pause * 2)
 
     def _cleanup_failed(self, why: str) -> None:
         log.warning("cleanup of %s on %s failed: %s", self.probe, self.target.name, why)

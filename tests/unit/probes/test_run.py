@@ -32,16 +32,18 @@ class FailingUpdate(Wrapped):
 
 
 class FailingDelete(Wrapped):
-    """Every delete of the first user deleted fails with `error`."""
+    """Deletes of the first user deleted fail with `error` (every one, or the first `times`)."""
 
-    def __init__(self, inner: Any, error: Exception) -> None:
+    def __init__(self, inner: Any, error: Exception, *, times: int | None = None) -> None:
         super().__init__(inner)
         self.error = error
         self.victim: str | None = None
+        self.left = times
 
     async def delete(self, user_id: str) -> None:
         self.victim = self.victim or user_id
-        if user_id == self.victim:
+        if user_id == self.victim and self.left != 0:
+            self.left = None if self.left is None else self.left - 1
             raise self.error
         await self.inner.delete(user_id)
 
@@ -114,9 +116,24 @@ def test_a_cleanup_that_keeps_failing_is_an_error(
 
     assert ran.result.outcome == "error"
     assert ran.result.error == (
-        "cleanup failed, the ledger keeps the rest for the janitor: auth.delete: 500 nope"
+        "cleanup failed, the ledger keeps the rest for the janitor: timed out after 5 s; "
+        "last error: auth.delete: 500 nope"
     )
-    assert step_names(ran).count("auth.delete") == 3
+    # retried with a doubling pause (capped at 1 s) until the 5 s cleanup deadline
+    assert step_names(ran).count("auth.delete") >= 6
+
+
+def test_a_cleanup_delete_that_fails_for_a_while_is_retried_until_it_succeeds(
+    run_once: RunOnce, sim_target: Callable[..., Any]
+) -> None:
+    target = sim_target()
+    target.auth.inner = FailingDelete(target.auth.inner, TargetError("500 nope"), times=4)
+
+    ran = run_once("create_sync", target=target)
+
+    assert ran.result.outcome == "pass", ran.result.error
+    assert ran.world.auth.users == {}
+    assert step_names(ran).count("auth.delete") == 5
 
 
 def test_a_cleanup_delete_that_raises_does_not_keep_the_other_users(
