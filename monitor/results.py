@@ -13,7 +13,7 @@ KINDS = ("missing", "stale", "cascade", "orphan", "duplicate", "partial", "rollb
 OPERATIONS = ("create", "update", "delete")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Inconsistency:
     """One disagreement between Auth and Backend, named by its kind."""
 
@@ -25,7 +25,7 @@ class Inconsistency:
             raise ValueError(f"unknown inconsistency kind {self.kind!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One timed adapter call (`auth.create`) or convergence wait (`backend.wait_create`)."""
 
@@ -34,7 +34,7 @@ class Step:
     started: float = field(default=0.0, compare=False)  # monotonic, for ground-truth scoring
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sync:
     """One observed propagation: seconds from Auth's acknowledgement to first visible read."""
 
@@ -44,7 +44,7 @@ class Sync:
     acked: float = field(default=0.0, compare=False)  # monotonic instant of Auth's ack
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
     """Everything one probe run found out."""
 

@@ -53,13 +53,17 @@ Judge = Callable[[FaultRecord], bool]
 class GroundTruth:
     """Everything that really happened in the simulator, for scoring probes."""
 
-    faults: deque[FaultRecord] = field(default_factory=lambda: deque(maxlen=LIMIT))
+    limit: int = LIMIT  # records of each kind kept; the oldest go first
+    faults: deque[FaultRecord] = field(default_factory=deque)
     changes: dict[int, Visibility] = field(default_factory=dict)
     _cleaned: dict[str, None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.faults = deque(self.faults, maxlen=self.limit)
+
     def emitted(self, seq: int, op: str, user_id: str, version: int, at: float) -> None:
         self.changes[seq] = Visibility(op, user_id, version, at)
-        _trim(self.changes)
+        _trim(self.changes, self.limit)
 
     def visible(self, seq: int, at: float) -> None:
         change = self.changes.get(seq)
@@ -98,7 +102,7 @@ class GroundTruth:
         ids = list(user_ids)
         self.judge(ids, judge)
         self._cleaned.update(dict.fromkeys(ids))
-        _trim(self._cleaned)
+        _trim(self._cleaned, self.limit)
 
     def latency_of(self, user_id: str, op: str) -> list[float | None]:
         return [c.latency for c in self.changes.values() if c.user_id == user_id and c.op == op]
@@ -109,6 +113,6 @@ class GroundTruth:
         self._cleaned.clear()
 
 
-def _trim(ordered: dict[K, V]) -> None:
-    while len(ordered) > LIMIT:
+def _trim(ordered: dict[K, V], limit: int) -> None:
+    while len(ordered) > limit:
         del ordered[next(iter(ordered))]

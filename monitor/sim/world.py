@@ -13,6 +13,7 @@ from monitor.sim.faults import FaultDice
 from monitor.sim.model import BackendUser, Fields
 from monitor.sim.storage import Storage
 from monitor.sim.sync import SyncPipeline
+from monitor.sim.truth import LIMIT as TRUTH_LIMIT
 from monitor.sim.truth import FaultRecord, GroundTruth
 
 BackendFactory = Callable[[SimBackend], Storage]  # given the shadow, the storage to use
@@ -34,11 +35,12 @@ class World:
         rng: random.Random | None = None,
         *,
         backend: BackendFactory | None = None,
+        truth_limit: int = TRUTH_LIMIT,
     ) -> None:
         self.config = config
         self.rng = rng or random.Random(config.seed)
         self.dice = FaultDice(config.faults, self.rng)
-        self.truth = GroundTruth()
+        self.truth = GroundTruth(limit=truth_limit)
         self.shadow = SimBackend(
             latency=config.backend_latency, jitter=0.0, dice=self.dice, truth=self.truth
         )

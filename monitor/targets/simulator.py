@@ -23,6 +23,9 @@ from monitor.targets.base import (
 )
 
 T = TypeVar("T")
+# The embedded simulator's ground truth serves only the judging of recent runs; keeping
+# little of it keeps a long-running daemon's memory and per-run work flat.
+EMBEDDED_TRUTH_LIMIT = 500
 
 
 async def _mapped(call: Awaitable[T]) -> T:
@@ -98,7 +101,7 @@ class SimBackendSide:
 def simulator_target(config: TargetConfig, *, clock: Clock, world: World | None = None) -> Target:
     """A target backed by a fresh in-process world (or the one given, for tests)."""
     assert config.simulator is not None
-    world = world or World(config.simulator)
+    world = world or World(config.simulator, truth_limit=EMBEDDED_TRUTH_LIMIT)
     return Target(
         name=config.name,
         auth=GuardedAuth(

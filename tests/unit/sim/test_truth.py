@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from monitor.sim import truth as truth_module
 from monitor.sim.truth import FaultRecord, GroundTruth
 
 
@@ -78,9 +75,8 @@ def test_clear_forgets_everything() -> None:
     assert [f.during_cleanup for f in t.faults] == [False]
 
 
-def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(truth_module, "LIMIT", 3)
-    t = GroundTruth()
+def test_memory_is_bounded() -> None:
+    t = GroundTruth(limit=3)
 
     for seq in range(1, 6):
         t.emitted(seq, "create", f"u-{seq}", 1, at=0.0)

@@ -82,3 +82,14 @@ def test_cleanup_starting_judges_the_faults_of_the_run(sim_target: SimTarget) ->
 
     (record,) = target.state["world"].truth.faults  # type: ignore[attr-defined]
     assert record.observable is True
+
+
+def test_the_embedded_simulator_keeps_little_ground_truth() -> None:
+    from monitor.clock import SYSTEM_CLOCK
+    from monitor.config import TargetConfig
+    from monitor.targets.simulator import EMBEDDED_TRUTH_LIMIT, simulator_target
+
+    target = simulator_target(TargetConfig(name="sim", simulator={}), clock=SYSTEM_CLOCK)
+    world = target.state["world"]
+    assert world.truth.limit == EMBEDDED_TRUTH_LIMIT  # type: ignore[attr-defined]
+    assert world.truth.faults.maxlen == EMBEDDED_TRUTH_LIMIT  # type: ignore[attr-defined]
