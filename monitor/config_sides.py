@@ -145,6 +145,29 @@ def side_errors(side: HttpSide | SqlSide, which: str) -> list[tuple[str, str]]:
         errors.append(("fields", "must map `email` (the synthetic tag lives there)"))
     if isinstance(side, SqlSide):
         errors += _sql_errors(side, which)
+    else:
+        errors += _http_errors(side)
+    return errors
+
+
+_PATH_KEYS = ("id_from", "ids_from", "emails_from", "count_from", "committed_from")
+
+
+def _http_errors(side: HttpSide) -> list[tuple[str, str]]:
+    """JSONPaths that cannot be read, caught at load time rather than on every call."""
+    from monitor.targets.jsonpath import parse
+
+    paths = [(f"fields.{name}", path) for name, path in side.fields.items()]
+    for call, op in side.operations.items():
+        paths += [(f"operations.{call}.{key}", getattr(op, key)) for key in _PATH_KEYS]
+    errors = []
+    for key, path in paths:
+        if path is None:
+            continue
+        try:
+            parse(path)
+        except ValueError as exc:
+            errors.append((key, str(exc)))
     return errors
 
 

@@ -532,3 +532,27 @@ def test_validate_warns_when_a_timeout_is_longer_than_the_interval(
     out, err = capsys.readouterr()
     assert "ok: 1 target(s)" in out
     assert "warning: targets[0] a:create_sync: timeout 25s is longer than the interval 10s" in err
+
+
+def test_an_unreadable_jsonpath_in_an_http_side_is_an_error_with_its_key() -> None:
+    auth = {
+        "kind": "http",
+        "base_url": "http://127.0.0.1:1",
+        "operations": {
+            "create": {"method": "POST", "path": "/u", "id_from": "id"},
+            "get": {"path": "/u/{id}"},
+            "delete": {"method": "DELETE", "path": "/u/{id}"},
+        },
+        "fields": {"email": "$.email", "display_name": "$.a[?(@.x)]"},
+    }
+    backend = {
+        "kind": "http",
+        "base_url": "http://127.0.0.1:2",
+        "operations": {"get_user": {"path": "/u/{id}"}},
+    }
+    errors = errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
+    assert errors == [
+        "targets[0].auth.fields.display_name: JSONPath '$.a[?(@.x)]': unsupported syntax "
+        "at '[?(@.x)]'",
+        "targets[0].auth.operations.create.id_from: JSONPath 'id' must start with $",
+    ]
