@@ -13,6 +13,7 @@ from bench import (
     heartbeat,
     http,
     image_size,
+    memory,
     soak,
     suite,
 )
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "detection": detection.main,
     "soak": soak.main,
     "daemon-load": daemon_load.main,
+    "memory": memory.main,
     "image": image_size.main,
     "http": http.main,
     "heartbeat": heartbeat.main,

@@ -192,5 +192,5 @@ def main(argv: Sequence[str]) -> int:
     text = daemon_load_report.render(result)
     print(text)
     if args.write:
-        daemon_load_report.write(text)
+        daemon_load_report.write(text, args.name)
     return 0

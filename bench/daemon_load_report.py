@@ -51,10 +51,16 @@ def render(r: dict[str, Any]) -> str:
     )
     series = r["series"]
     met = verdict(series["per_target"] <= SERIES_AIM)
+    biggest = max(r["sizes"], key=lambda x: x["samples"])
+    per_sample = 1000 * biggest["p50_ms"] / biggest["samples"]
+    scrape_share = 100 * w["scrape_ms"][0] / 1000 / args["scrape_every"]
     lo, med, hi = w["load1"]
     m = machine()
     quick = " --quick" if args["quick"] else ""
-    return f"""## Daemon load
+    quick += f" --name {args['name']}" if args["name"] != "daemon-load" else ""
+    short = args["name"] != "daemon-load"
+    title = f"Daemon load, short run (`{args['name']}`)" if short else "Daemon load"
+    return f"""## {title}
 
 {args["targets"]} simulator targets × every probe (10) at 30 s (simulator 50 ms Auth
 latency, 40 ms sync delay, 10 ms jitter, as `config/examples/many-targets.yaml`), the
@@ -80,6 +86,15 @@ percentile is "at most this bucket bound"). One run; percentiles are over the sc
 with 2 targets {series["two"]}: one target with all ten probes adds
 **{series["per_target"]} samples** (aim ≤ {SERIES_AIM}: {met}).
 
+**Reading it.** Rendering /metrics costs about {per_sample:.0f} µs per sample and grows
+linearly with the series; at one scrape every {args["scrape_every"]:g} s, scraping alone
+takes about {scrape_share:.1f}% of a core of the CPU above (at Prometheus' default 15 s,
+{scrape_share * args["scrape_every"] / 15:.1f}%). RSS is not flat because the history ring
+(`server.history`, 100 results per job by default) is still filling: at 30 s it takes
+50 minutes to fill, and one recorded result holds about 2.1 KB (tracemalloc over 300
+simulator results, `python -m bench memory`), so 1000 jobs need about
+210 MB for it when full.
+
 Load during the window (1-min loadavg, 2 cores shared with other engineers' test
 suites{args["context"]}): median {med:.2f}, range
 {lo:.2f}-{hi:.2f}.
@@ -90,5 +105,5 @@ Command: `python -m bench daemon-load{quick} --write`; raw figures in
 """
 
 
-def write(text: str) -> None:
-    write_section("daemon-load", text)
+def write(text: str, section: str) -> None:
+    write_section(section, text)

@@ -52,9 +52,18 @@ def target_names(count: int) -> list[str]:
     return [f"sim-{i:03d}" for i in range(1, count + 1)]
 
 
-def write_config(path: Path, targets: list[dict[str, Any]], defaults: Mapping[str, Any]) -> Path:
+def write_config(
+    path: Path,
+    targets: list[dict[str, Any]],
+    defaults: Mapping[str, Any],
+    server: Mapping[str, Any] | None = None,
+) -> Path:
     """The whole file, written then renamed so a reload never reads half of it."""
-    config = {"server": {"admin_token": TOKEN}, "defaults": dict(defaults), "targets": targets}
+    config = {
+        "server": {"admin_token": TOKEN, **(server or {})},
+        "defaults": dict(defaults),
+        "targets": targets,
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     tmp.replace(path)

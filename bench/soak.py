@@ -17,7 +17,6 @@ import re
 import signal
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from bench import soak_report
@@ -50,6 +49,16 @@ STEADY_FAULTS = {
     "reorder_sync": 0.05,
     "no_orphan_sweep": 0.05,
 }
+END_KEYS = (
+    "exit_code",
+    "stop_seconds",
+    "users_before_stop",
+    "steady_users_before_stop",
+    "users_after_stop",
+    "targets_checked_after_stop",
+    "reload_errors",
+    "reload_failed_in_log",
+)
 LEFT_LINE = re.compile(r"synthetic users left in (\d+) simulator targets: (\d+)")
 
 
@@ -64,6 +73,13 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="3 minutes, 20 targets, 1 min fit")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--name", default="soak", help="file stem under bench/results/")
+    parser.add_argument("--history", type=int, help="server.history (default: the monitor's)")
+    parser.add_argument("--note", default="", help="what else ran meanwhile, for the report")
+    parser.add_argument(
+        "--from-json",
+        action="store_true",
+        help="no new run: summarize bench/results/NAME.json and its daemon log again",
+    )
     parser.add_argument("--write", action="store_true", help="rewrite BENCHMARKS.md's section")
     args = parser.parse_args(list(argv))
     quick = {"minutes": 3.0, "targets": 20, "fit": 1.0}
@@ -113,7 +129,8 @@ class Soak:
             sync_delay="10ms",
             latency_jitter="3ms",
         )
-        write_config(self.config, targets, defaults(self.args.interval))
+        server = {"history": self.args.history} if self.args.history else None
+        write_config(self.config, targets, defaults(self.args.interval), server)
 
     def switch_faults(self) -> int:
         """A new random mix for about half the switching targets; how many changed."""
@@ -199,17 +216,31 @@ def finish(soak: Soak, daemon: Daemon) -> dict[str, Any]:
 def main(argv: Sequence[str]) -> int:
     args = arguments(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.from_json:
+        return report(args, **json.loads((RESULTS / f"{args.name}.json").read_text()))
     soak = Soak(args)
     state = RESULTS / f"{args.name}.state"
     log_path = RESULTS / f"{args.name}.monitor.log"
     with running_daemon(soak.config, state, log_path) as daemon:
         soak.run(daemon)
         end = finish(soak, daemon)
-    result = soak_report.summarize(args, soak.samples, soak.reloads, end)
-    Path(RESULTS / f"{args.name}.json").write_text(
-        json.dumps({"summary": result, "samples": soak.samples, "reloads": soak.reloads}, indent=1)
-    )
-    soak_report.plot(soak.samples, RESULTS / f"{args.name}.png")
+    return report(args, {"end": end}, soak.samples, soak.reloads)
+
+
+def report(
+    args: argparse.Namespace,
+    summary: dict[str, Any],
+    samples: list[dict[str, Any]],
+    reloads: list[dict[str, Any]],
+) -> int:
+    """Summarize (runs counted from the daemon's log), save, plot, print, maybe write."""
+    end = summary.get("end") or {k: summary[k] for k in END_KEYS}  # older files: flat
+    log = (RESULTS / f"{args.name}.monitor.log").read_text(errors="replace")
+    result = soak_report.summarize(args, samples, reloads, end, log)
+    result["end"] = end
+    saved = {"summary": result, "samples": samples, "reloads": reloads}
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(saved, indent=1))
+    soak_report.plot(samples, RESULTS / f"{args.name}.png")
     print(soak_report.render(result))
     if args.write:
         soak_report.write(result)

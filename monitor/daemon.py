@@ -25,11 +25,11 @@ from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, TargetConfig, load_config
 from monitor.janitor import JanitorService
 from monitor.ledger import Ledger
-from monitor.metrics import LastRunCollector, Metrics
+from monitor.metrics import LastRunCollector, Metrics, TasksCollector
 from monitor.recorder import Recorded, Recorder
 from monitor.scheduler import Changes, ProbeScheduler
 from monitor.sharding import Shard, select
-from monitor.status import alert_to_dict, iso, job_status, runtime
+from monitor.status import alert_to_dict, iso, job_status, runtime, synthetic_users_left
 from monitor.targets.base import Target
 from monitor.targets.build import build_target
 from monitor.web import make_app
@@ -124,6 +124,7 @@ class Daemon:
         self.ledger: Ledger | None = None
         self.janitor: JanitorService | None = None
         self._lag_task: asyncio.Task[None] | None = None
+        self._tasks_collector: TasksCollector | None = None
         self._last_tick = 0.0
         self._reloading = asyncio.Lock()
         self._last_reload: tuple[bool, float | None] = (False, None)
@@ -176,6 +177,9 @@ class Daemon:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         self._last_tick = loop.time()
+        if self._tasks_collector is None:
+            self._tasks_collector = TasksCollector(loop)
+            self.registry.register(self._tasks_collector)
         self._runner = web.AppRunner(make_app(self), access_log=None)
         await self._runner.setup()
         host, port = parse_listen(self.listen)
@@ -204,7 +208,10 @@ class Daemon:
         """Not ready at once; running probes get `grace`; cleanups finish; then close."""
         self._stopping = True
         log.info("stopping: letting running probes finish for up to %g s", grace)
+        targets = self._live_targets()
         await self.scheduler.shutdown(grace=grace)
+        left = synthetic_users_left(targets)
+        log.info("synthetic users left in %d simulator targets: %d", len(left), sum(left.values()))
         await self.alerts.close()
         if self.janitor is not None:
             await self.janitor.close()
@@ -286,6 +293,10 @@ class Daemon:
     def alert_list(self) -> list[dict[str, Any]]:
         return [alert_to_dict(a) for a in self.alerts.alerts()]
 
+    def _live_targets(self) -> list[Target]:
+        names = dict.fromkeys(t for t, _ in self.recorder.jobs())
+        return [t for t in map(self.scheduler.target, names) if t is not None]
+
     def find_result(self, seq: int) -> Recorded | None:
         return self.recorder.find(seq)
 
@@ -302,7 +313,10 @@ class Daemon:
                 "last_reload_successful": ok,
                 "last_reload_success_at": iso(when),
             },
-            "runtime": {**runtime(), "runs_in_flight": self.scheduler.in_flight},
+            "runtime": {
+                **runtime(self._live_targets()),
+                "runs_in_flight": self.scheduler.in_flight,
+            },
             "jobs": [
                 job_status(self.recorder, self.scheduler, t, p, history)
                 for t, p in self.recorder.jobs()

@@ -7,6 +7,7 @@ one of the inconsistency kinds, `outcome` pass|fail|error, `reason` overlap|misf
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,20 @@ def _family(name: str, doc: str, rows: Sequence[LastRun], value: object) -> Gaug
         if v is not None:
             family.add_metric((row.target, row.probe), float(v))
     return family
+
+
+class TasksCollector(Collector):
+    """`consistency_asyncio_tasks`, counted at scrape time (from the exposition thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "consistency_asyncio_tasks",
+            "Asyncio tasks alive in the monitor; a steady climb is a task leak.",
+            value=len(asyncio.all_tasks(self._loop)),
+        )
 
 
 class WithoutCreated(Collector):

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 from monitor.alerts.engine import Alert
 from monitor.recorder import Recorder
 from monitor.results import result_to_dict
+from monitor.sim.world import World
+from monitor.targets.base import Target, synthetic_pattern
+
+ESTABLISHED = "01"  # TCP state column of /proc/net/tcp
 
 
 class Scheduled(Protocol):
@@ -41,9 +48,61 @@ def job_status(
     }
 
 
-def runtime() -> dict[str, int]:
-    """Leak indicators: asyncio tasks alive now."""
-    return {"asyncio_tasks": len(asyncio.all_tasks())}
+def runtime(targets: Iterable[Target] = ()) -> dict[str, Any]:
+    """Leak indicators: tasks, descriptors and connections alive now; tagged users left."""
+    sockets = socket_inodes()
+    return {
+        "asyncio_tasks": len(asyncio.all_tasks()),
+        "open_fds": len(fd_targets()),
+        "open_sockets": len(sockets),
+        "tcp_connections": tcp_established(sockets),
+        "synthetic_users_left": synthetic_users_left(targets),
+    }
+
+
+def fd_targets() -> list[str]:
+    """What each of this process's open descriptors points at (empty off Linux)."""
+    found = []
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    for name in names:
+        try:
+            found.append(os.readlink(f"/proc/self/fd/{name}"))
+        except OSError:  # the descriptor listing the directory is already closed
+            continue
+    return found
+
+
+def socket_inodes() -> set[str]:
+    return {t[len("socket:[") : -1] for t in fd_targets() if t.startswith("socket:[")}
+
+
+def tcp_established(inodes: set[str]) -> int:
+    """This process's established TCP connections (IPv4 and IPv6), inbound and outbound."""
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            count += len(cols) > 9 and cols[3] == ESTABLISHED and cols[9] in inodes
+    return count
+
+
+def synthetic_users_left(targets: Iterable[Target]) -> dict[str, int]:
+    """Per simulator target, tagged users in its Auth now (runs in flight hold some)."""
+    left = {}
+    for target in targets:
+        world = target.state.get("world")
+        if isinstance(world, World):
+            tagged = synthetic_pattern(target.domain).match
+            users = world.auth.users.values()
+            left[target.name] = sum(bool(tagged(u.fields["email"])) for u in users)
+    return left
 
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:

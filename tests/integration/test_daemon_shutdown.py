@@ -24,6 +24,7 @@ from support.monitor_daemon import (
     monitor_config,
     monitor_process,
     running_daemon,
+    scrape,
     sim_target,
     write_config,
 )
@@ -71,6 +72,33 @@ async def test_healthz_and_readyz_answer_200_while_running(tmp_path: Path) -> No
         health = await get_text(http, f"{url}/healthz")
         ready = await get_text(http, f"{url}/readyz")
     assert (health, ready) == ((200, "ok\n"), (200, "ready\n"))
+
+
+async def test_status_runtime_reports_the_leak_indicators(tmp_path: Path) -> None:
+    async with (
+        running_daemon(slow_config(tmp_path), tmp_path / "state") as daemon,
+        aiohttp.ClientSession() as http,
+    ):
+        url = base_url(daemon.address)
+        status = await eventually(
+            lambda: get_status(http, url),
+            lambda s: s["runtime"]["synthetic_users_left"] == {"slow": 1},
+            every=0.02,
+            what="the user of the run in flight reported as left in Auth",
+        )
+        found = status["runtime"]
+        tasks = (await scrape(http, url)).value("consistency_asyncio_tasks")
+    assert set(found) == {
+        "asyncio_tasks",
+        "open_fds",
+        "open_sockets",
+        "tcp_connections",
+        "synthetic_users_left",
+        "runs_in_flight",
+    }
+    assert found["tcp_connections"] >= 2, "this very request, seen from both ends"
+    assert found["open_sockets"] >= 3, "the listener and both ends of the request"
+    assert tasks is not None and tasks >= 1
 
 
 async def test_readyz_is_503_while_running_probes_get_their_grace(tmp_path: Path) -> None:
@@ -137,6 +165,7 @@ async def test_sigterm_during_a_slow_probe_exits_0_within_grace_and_cleanup(
     assert took < GRACE + CLEANUP_DEADLINE + SLACK, log
     assert "waiting up to 0.5 s for 1 running probes" in log
     assert "cleanup of" not in log, "the cancelled run cleaned up"
+    assert "synthetic users left in 1 simulator targets: 0" in log
     assert "ERROR" not in log and "Traceback" not in log, "a graceful stop is no error"
     assert log.rstrip().endswith("monitor.daemon: stopped"), log
 
