@@ -18,6 +18,7 @@ body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#fa
 h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;margin-bottom:1rem;font-size:.9rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}
+.when{white-space:nowrap}
 th{background:#f0f0f0;font-weight:600;font-size:.85rem}
 .outcome{font-weight:700;padding:.1rem .45rem;border-radius:.3rem;color:#fff;font-size:.8rem}
 .pass{background:#1e8e3e}.fail{background:#d93025}.error{background:#7b5800}.none{background:#999}
@@ -79,8 +80,8 @@ def _row(job: Mapping[str, Any], now: float) -> str:
         f'data-outcome="{escape(last["outcome"] if last else "pending")}">'
         f"<td>{escape(job['target'])}</td><td>{escape(job['probe'])}</td>"
         f"<td>{_badge(last['outcome'] if last else None)}</td><td>{latency}</td>"
-        f"<td>{_ago(job.get('last_run_timestamp'), now)}</td>"
-        f"<td>{_until(job.get('next_run_timestamp'), now)}</td>"
+        f'<td class="when">{_ago(job.get("last_run_timestamp"), now)}</td>'
+        f'<td class="when">{_until(job.get("next_run_timestamp"), now)}</td>'
         f"<td>{_strip(job.get('history', []))}</td>"
         f'<td class="found">{found}</td><td>{detail}</td></tr>'
     )
