@@ -8,6 +8,7 @@ It never touches a user whose email is not synthetic: the guarded Auth side refu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -136,7 +137,13 @@ class JanitorService:
     def configure(self, config: Config) -> None:
         """Every target: real ones by ledger and tag age, simulator ones by tag age (their
         world lives as long as the process, and a long run can still leave users)."""
+        gone = set(self._targets) - {t.name for t in config.targets}
         self._targets = {t.name: t.janitor for t in config.targets}
+        for name in gone:
+            self._due.pop(name, None)
+            for side in ("auth", "backend"):
+                with contextlib.suppress(KeyError):
+                    self._removed.remove(name, side)
         for name in self._targets:
             self._due.setdefault(name, 0.0)
             for side in ("auth", "backend"):
