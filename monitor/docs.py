@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from monitor.alerts.engine import Alert
 from monitor.alerts.service import AlertsCollector
 from monitor.config import Config
-from monitor.metrics import LastRunCollector, Metrics
+from monitor.metrics import LastRunCollector, Metrics, TasksCollector
 from monitor.probes import REGISTRY
 from monitor.recorder import Recorder
 from monitor.results import ProbeResult, Step, Sync
@@ -36,6 +37,9 @@ def _example_registry() -> CollectorRegistry:
         {"alertname": "A", "target": "t", "probe": "p", "severity": "warning"}, {}, "firing", 0.0
     )
     registry.register(AlertsCollector(lambda: [alert]))
+    loop = asyncio.new_event_loop()
+    loop.close()  # only counted, never run
+    registry.register(TasksCollector(loop))
     recorder.add_job("t", "p", interval=30.0, kinds=("missing",))
     steps = (Step("auth.create", 0.01),)
     recorder.record(ProbeResult("t", "p", "pass", 1.0, 0.1, (Sync("create", 0.05, 3),), steps))
