@@ -6,7 +6,7 @@ kind, and returns whether the probe may go on (False once `give_up` was met).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from monitor.probes._run import ProbeRun, SyntheticUser
 from monitor.targets.base import Fields
@@ -19,18 +19,10 @@ def differing(record: Mapping[str, str] | None, expected: Mapping[str, str]) -> 
     return [k for k, v in expected.items() if record.get(k) != v]
 
 
-def matches(expected: Mapping[str, str]) -> ProbeMatch:
-    return ProbeMatch(expected)
-
-
-class ProbeMatch:
+def matches(expected: Mapping[str, str]) -> Callable[[Fields | None], bool]:
     """A predicate: the Backend record shows exactly the expected values."""
-
-    def __init__(self, expected: Mapping[str, str]) -> None:
-        self.expected = dict(expected)
-
-    def __call__(self, record: Fields | None) -> bool:
-        return record is not None and not differing(record, self.expected)
+    wanted = dict(expected)
+    return lambda record: record is not None and not differing(record, wanted)
 
 
 def update_kinds(history: list[Fields], expected: Fields, seen: Fields | None) -> list[str]:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from monitor.config_sides import HttpSide, Operation
-from monitor.targets.base import AlreadyExists, NotFound, TargetError
+from monitor.targets.base import AlreadyExists, TargetError
 from monitor.targets.templates import TemplateError, render_body, render_path
 
 TOKEN_EARLY = 30.0  # refresh an OAuth2 token this many seconds before it expires
@@ -200,7 +200,3 @@ def _safe(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     query = f"?{parts.query}" if parts.query else ""
     return f"{parts.scheme}://{host}{port}{parts.path}{query}"
-
-
-def not_found(where: str) -> NotFound:
-    return NotFound(f"{where}: not found")
