@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from monitor.alerts.engine import Alert
 from monitor.recorder import Recorder
 from monitor.results import result_to_dict
-from monitor.sim.world import World
-from monitor.targets.base import Target, synthetic_pattern
+from monitor.targets.base import Target
+from monitor.targets.simulator import tagged_users_in_auth
 
 ESTABLISHED = "01"  # TCP state column of /proc/net/tcp
 
@@ -95,14 +95,8 @@ def tcp_established(inodes: set[str]) -> int:
 
 def synthetic_users_left(targets: Iterable[Target]) -> dict[str, int]:
     """Per simulator target, tagged users in its Auth now (runs in flight hold some)."""
-    left = {}
-    for target in targets:
-        world = target.state.get("world")
-        if isinstance(world, World):
-            tagged = synthetic_pattern(target.domain).match
-            users = world.auth.users.values()
-            left[target.name] = sum(bool(tagged(u.fields["email"])) for u in users)
-    return left
+    counts = {target.name: tagged_users_in_auth(target) for target in targets}
+    return {name: n for name, n in counts.items() if n is not None}
 
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:

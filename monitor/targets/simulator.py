@@ -20,6 +20,7 @@ from monitor.targets.base import (
     Target,
     TargetError,
     TxnOutcome,
+    synthetic_pattern,
 )
 
 T = TypeVar("T")
@@ -118,3 +119,12 @@ def simulator_target(config: TargetConfig, *, clock: Clock, world: World | None 
         on_cleanup=world.cleanup_started,
         state={"world": world},
     )
+
+
+def tagged_users_in_auth(target: Target) -> int | None:
+    """How many tagged users a simulator target's Auth holds now; None for real targets."""
+    world = target.state.get("world")
+    if not isinstance(world, World):
+        return None
+    tagged = synthetic_pattern(target.domain).match
+    return sum(bool(tagged(u.fields["email"])) for u in world.auth.users.values())
