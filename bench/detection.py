@@ -40,6 +40,7 @@ from monitor.alerts.config import AlertmanagerTarget, AlertsConfig
 from monitor.config import Config, load_config
 from monitor.daemon import Daemon
 from monitor.durations import parse_duration
+from monitor.history import Entry
 from monitor.sim.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +162,7 @@ async def detect(daemon: Daemon, receiver: Receiver, target: str, delay: float) 
     injected, injected_wall = time.monotonic(), time.time()
     notified = await first_firing(receiver, target, within=600)
     history = daemon.recorder.history(target, PROBE)
-    run = next(r.result for r in history if "cascade" in r.result.kinds)
+    run = next(r for r in map(Entry.result, history) if "cascade" in r.kinds)
     fired = [a.fired_at for a in daemon.alerts.alerts() if a.labels["target"] == target]
     return Detection(
         target,

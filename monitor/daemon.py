@@ -300,8 +300,9 @@ class Daemon:
     def find_result(self, seq: int) -> Recorded | None:
         return self.recorder.find(seq)
 
-    def status(self, *, history: int | None = None) -> dict[str, Any]:
-        """Per target × probe: last result, last and next run, recent results."""
+    def status(self, *, history: int | None = None, detail: bool = True) -> dict[str, Any]:
+        """Per target × probe: last result, last and next run, recent results (in full, or
+        without `detail` only what a history strip shows)."""
         ok, when = self._last_reload
         return {
             "version": __version__,
@@ -318,7 +319,7 @@ class Daemon:
                 "runs_in_flight": self.scheduler.in_flight,
             },
             "jobs": [
-                job_status(self.recorder, self.scheduler, t, p, history)
+                job_status(self.recorder, self.scheduler, t, p, history, detail=detail)
                 for t, p in self.recorder.jobs()
             ],
         }

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
+from monitor.history import Entry, History
 from monitor.metrics import LastRun, LastRunSource, Metrics
 from monitor.results import ProbeResult
 
@@ -31,7 +31,7 @@ class Job:
 
     last: LastRun
     kinds: tuple[str, ...]
-    history: deque[Recorded] = field(default_factory=deque)
+    history: History
 
 
 class Recorder(LastRunSource):
@@ -52,7 +52,7 @@ class Recorder(LastRunSource):
             job = self._jobs.get((target, probe))
             if job is None:
                 self._jobs[(target, probe)] = Job(
-                    LastRun(target, probe, interval), tuple(kinds), deque(maxlen=self._history)
+                    LastRun(target, probe, interval), tuple(kinds), History(self._history)
                 )
             else:
                 job.last = replace(job.last, interval=interval)
@@ -71,7 +71,7 @@ class Recorder(LastRunSource):
         with self._lock:
             self._history = size
             for job in self._jobs.values():
-                job.history = deque(job.history, maxlen=size)
+                job.history.resize(size)
 
     # -- results ----------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ class Recorder(LastRunSource):
         with self._lock:
             job = self._jobs.get((result.target, result.probe))
             if job is not None:
-                job.history.append(recorded)
+                job.history.append(recorded.seq, result)
                 job.last = _advance(job.last, result)
         _log_result(result)
         for listener in self.listeners:
@@ -126,17 +126,18 @@ class Recorder(LastRunSource):
         with self._lock:
             return list(self._jobs)
 
-    def history(self, target: str, probe: str) -> list[Recorded]:
+    def history(self, target: str, probe: str, last: int | None = None) -> list[Entry]:
+        """The job's kept results, oldest first (only the newest `last` when given)."""
         with self._lock:
             job = self._jobs.get((target, probe))
-            return list(job.history) if job else []
+            return job.history.entries(last) if job else []
 
     def find(self, seq: int) -> Recorded | None:
         with self._lock:
             for job in self._jobs.values():
-                for recorded in job.history:
-                    if recorded.seq == seq:
-                        return recorded
+                entry = job.history.find(seq)
+                if entry is not None:
+                    return Recorded(seq, entry.result())
         return None
 
 

@@ -74,7 +74,7 @@ def outcome_of(inconsistencies: Iterable[Inconsistency], error: str | None) -> O
     return "fail" if any(True for _ in inconsistencies) else "pass"
 
 
-def _iso(ts: float) -> str:
+def utc_iso(ts: float) -> str:
     """`2024-05-01T12:00:00.250Z`: UTC, milliseconds, as JSON consumers expect."""
     moment = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -90,7 +90,7 @@ def result_to_dict(result: ProbeResult) -> dict[str, Any]:
         "target": result.target,
         "probe": result.probe,
         "outcome": result.outcome,
-        "started_at": _iso(result.started_at),
+        "started_at": utc_iso(result.started_at),
         "duration_seconds": _seconds(result.duration_seconds),
         "syncs": [
             {"operation": s.operation, "seconds": _seconds(s.seconds), "reads": s.reads}

@@ -23,8 +23,6 @@ from monitor.daemon import parse_listen
 from monitor.durations import format_duration
 from monitor.logs import setup_logging
 from monitor.sim.model import SimError
-from monitor.sim.pg_tables import postgres_url
-from monitor.sim.postgres import PgBackend
 from monitor.sim.server import Address, SimulatorServer
 from monitor.sim.world import BackendFactory, World
 from monitor.yaml_strict import load_yaml
@@ -203,6 +201,8 @@ def backend_dsn(arg: str | None) -> str | None:
     when it is not a PostgreSQL URL."""
     dsn = arg or os.environ.get(DSN_ENV) or None
     if dsn is not None:
+        from monitor.sim.pg_tables import postgres_url  # SQLAlchemy (~30 MB) only when asked
+
         try:
             postgres_url(dsn)
         except ValueError as exc:
@@ -211,7 +211,11 @@ def backend_dsn(arg: str | None) -> str | None:
 
 
 def _storage(dsn: str | None) -> BackendFactory | None:
-    return functools.partial(PgBackend, dsn) if dsn else None
+    if not dsn:
+        return None
+    from monitor.sim.postgres import PgBackend  # SQLAlchemy (~30 MB) only when asked
+
+    return functools.partial(PgBackend, dsn)
 
 
 async def serve_simulator(
@@ -230,8 +234,9 @@ async def serve_simulator(
     world = World(config, backend=_storage(dsn))
     try:
         await world.open()
-        if isinstance(world.backend, PgBackend):
-            log.info("backend tables in PostgreSQL at %s", world.backend.where)
+        where = getattr(world.backend, "where", None)  # PostgreSQL storage says where
+        if where is not None:
+            log.info("backend tables in PostgreSQL at %s", where)
         await _serve(world, stop, auth=auth, backend=backend, token=token)
     finally:
         await world.aclose()

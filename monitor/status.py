@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monitor.alerts.engine import Alert
+from monitor.history import Entry
 from monitor.recorder import Recorder
-from monitor.results import result_to_dict
+from monitor.results import utc_iso
 from monitor.targets.base import Target
 from monitor.targets.simulator import tagged_users_in_auth
 
@@ -29,23 +30,39 @@ def iso(ts: float | None) -> str | None:
 
 
 def job_status(
-    recorder: Recorder, scheduler: Scheduled, target: str, probe: str, history: int | None
+    recorder: Recorder,
+    scheduler: Scheduled,
+    target: str,
+    probe: str,
+    history: int | None,
+    *,
+    detail: bool = True,
 ) -> dict[str, Any]:
-    """One target × probe: its interval, last and next run, last result, recent results."""
-    recorded = recorder.history(target, probe)
-    shown = recorded if history is None else recorded[max(0, len(recorded) - history) :]
+    """One target × probe: its interval, last and next run, last result, recent results.
+
+    Without `detail`, recent results are only what a history strip shows (seq, outcome,
+    start), read without decompressing them.
+    """
+    kept = recorder.history(target, probe, history)
     last = recorder.last_run(target, probe)
-    entries = [{"seq": r.seq, **result_to_dict(r.result)} for r in shown]
-    latest = {"seq": recorded[-1].seq, **result_to_dict(recorded[-1].result)} if recorded else None
+    latest = recorder.history(target, probe, 1)
     return {
         "target": target,
         "probe": probe,
         "interval_seconds": last.interval if last else None,
         "last_run_timestamp": last.last_run if last else None,
         "next_run_timestamp": scheduler.next_run(target, probe),
-        "last": latest,
-        "history": entries,
+        "last": _full(latest[-1]) if latest else None,
+        "history": [_full(e) if detail else _brief(e) for e in kept],
     }
+
+
+def _full(entry: Entry) -> dict[str, Any]:
+    return {"seq": entry.seq, **entry.as_dict()}
+
+
+def _brief(entry: Entry) -> dict[str, Any]:
+    return {"seq": entry.seq, "outcome": entry.outcome, "started_at": utc_iso(entry.started_at)}
 
 
 def runtime(targets: Iterable[Target] = ()) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from monitor.ledger import Ledger
 from monitor.targets.base import AuthSide, BackendSide, GuardedAuth, Target
 from monitor.targets.http import HttpAuthSide, HttpBackendSide
 from monitor.targets.simulator import simulator_target
-from monitor.targets.sql import SqlAuthSide, SqlBackendSide
 
 
 def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tuple[str, ...]:
@@ -23,12 +22,16 @@ def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tupl
 def auth_side(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> AuthSide:
     if isinstance(side, HttpSide):
         return HttpAuthSide(side, fields=fields)
+    from monitor.targets.sql import SqlAuthSide  # SQLAlchemy costs ~30 MB: only when used
+
     return SqlAuthSide(side)
 
 
 def backend_side(side: HttpSide | SqlSide, fields: tuple[str, ...], *, domain: str) -> BackendSide:
     if isinstance(side, HttpSide):
         return HttpBackendSide(side, fields=fields)
+    from monitor.targets.sql import SqlBackendSide  # SQLAlchemy costs ~30 MB: only when used
+
     return SqlBackendSide(side, fields=fields, domain=domain)  # it checks the tag before writes
 
 

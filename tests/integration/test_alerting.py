@@ -419,7 +419,7 @@ async def test_hanging_webhook_neither_delays_probe_runs_nor_grows_its_queue(
 
 def _starts(daemon: Daemon, target: str, since: float, until: float) -> list[float]:
     history = daemon.recorder.history(target, "delete_cascade")
-    return [r.result.started_at for r in history if since <= r.result.started_at <= until]
+    return [e.started_at for e in history if since <= e.started_at <= until]
 
 
 # -- silences ---------------------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""The compressed history ring: what goes in comes out, newest kept, found by sequence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from prometheus_client import CollectorRegistry
+
+from monitor.history import History
+from monitor.metrics import Metrics
+from monitor.recorder import Recorder
+from monitor.results import Inconsistency, ProbeResult, Step, Sync, result_to_dict
+from monitor.status import job_status
+
+STARTED = 1_714_564_800.123456
+
+
+def result(n: int, **changes: object) -> ProbeResult:
+    base = ProbeResult(
+        target="shop",
+        probe="update_propagation",
+        outcome="pass",
+        started_at=STARTED + 30 * n,
+        duration_seconds=0.5 + n / 1000,
+        syncs=(Sync("create", 0.041 + n / 1e4, 3, acked=12.5), Sync("update", None, 40)),
+        steps=tuple(Step(f"auth.call_{i}", i / 7 + n, started=1.0) for i in range(12)),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_every_kept_result_reads_back_as_recorded() -> None:
+    history = History(10)
+    originals = [result(n) for n in range(5)]
+    originals[3] = result(3, outcome="fail", inconsistencies=(Inconsistency("stale", 'é "x"'),))
+    originals[4] = result(4, outcome="error", error="auth: HTTP 503 from /users")
+    for seq, original in enumerate(originals, start=100):
+        history.append(seq, original)
+    entries = history.entries()
+    assert [e.seq for e in entries] == [100, 101, 102, 103, 104]
+    for entry, original in zip(entries, originals, strict=True):
+        assert entry.as_dict() == result_to_dict(original)
+        assert entry.outcome == original.outcome
+        assert entry.started_at == original.started_at  # exact, not the millisecond ISO form
+        assert entry.duration_seconds == original.duration_seconds
+        again = entry.result()
+        assert again.started_at == original.started_at
+        assert again.inconsistencies == original.inconsistencies
+        assert again.error == original.error
+        assert [s.name for s in again.steps] == [s.name for s in original.steps]
+
+
+def test_the_ring_keeps_the_newest_and_a_resize_keeps_the_newest_too() -> None:
+    history = History(3)
+    for seq in range(1, 8):
+        history.append(seq, result(seq))
+    assert [e.seq for e in history.entries()] == [5, 6, 7]
+    assert [e.seq for e in history.entries(2)] == [6, 7]
+    assert history.entries(0) == []
+    history.resize(2)
+    assert [e.seq for e in history] == [6, 7]
+    history.resize(5)
+    history.append(8, result(8))
+    assert [e.seq for e in history] == [6, 7, 8]
+
+
+def test_find_returns_only_a_kept_sequence_number() -> None:
+    history = History(3)
+    assert history.find(1) is None
+    for seq in (10, 20, 30, 40):
+        history.append(seq, result(seq))
+    found = history.find(30)
+    assert found is not None and found.seq == 30
+    assert found.as_dict() == result_to_dict(result(30))
+    assert history.find(10) is None  # left the ring
+    assert history.find(25) is None  # within the range, never recorded
+    assert history.find(50) is None
+
+
+class NoSchedule:
+    def next_run(self, target: str, probe: str) -> float | None:
+        return None
+
+
+def test_job_status_in_full_and_in_brief() -> None:
+    recorder = Recorder(Metrics(CollectorRegistry()), history=4)
+    recorder.add_job("shop", "update_propagation", interval=30.0, kinds=("stale",))
+    recorded = [recorder.record(result(n)) for n in range(6)]
+    full = job_status(recorder, NoSchedule(), "shop", "update_propagation", None)
+    assert [h["seq"] for h in full["history"]] == [r.seq for r in recorded[2:]]
+    assert full["history"][-1] == {"seq": recorded[-1].seq, **result_to_dict(result(5))}
+    assert full["last"] == full["history"][-1]
+    brief = job_status(recorder, NoSchedule(), "shop", "update_propagation", 2, detail=False)
+    assert brief["history"] == [
+        {"seq": r.seq, "outcome": "pass", "started_at": result_to_dict(r.result)["started_at"]}
+        for r in recorded[4:]
+    ]
+    assert brief["last"] == full["last"]
+    found = recorder.find(recorded[3].seq)
+    assert found is not None  # the serialiser keeps microseconds
+    assert [(s.name, s.seconds) for s in found.result.steps] == [
+        (s.name, round(s.seconds, 6)) for s in result(3).steps
+    ]
+    assert recorder.find(recorded[0].seq) is None
