@@ -25,6 +25,7 @@ from bench.daemon_proc import sim_targets, target_names, write_config
 from bench.soak import random_mix
 from monitor.config import Config, load_config
 from monitor.daemon import Daemon
+from monitor.history import History
 from monitor.probes import PROBE_NAMES
 from monitor.results import ProbeResult
 from monitor.runner import run_probe
@@ -38,8 +39,9 @@ DEFAULTS = {
 }
 
 
-def bytes_per_result(rounds: int = 30) -> float:
-    """Traced memory held per ProbeResult (every probe, `rounds` times)."""
+def bytes_per_result(rounds: int = 30) -> tuple[float, float]:
+    """Traced memory per ProbeResult (every probe, `rounds` times): held as objects, and
+    kept in the daemon's compressed history."""
     config = Config.model_validate({"targets": [{"name": "sim", "simulator": {"seed": 1}}]})
     target_config = config.targets[0]
 
@@ -58,8 +60,14 @@ def bytes_per_result(rounds: int = 30) -> float:
     held = run_virtual(results())
     gc.collect()
     size = (tracemalloc.get_traced_memory()[0] - before) / len(held)
+    rings = {probe: History(rounds) for probe in PROBE_NAMES}
+    for seq, result in enumerate(held):
+        rings[result.probe].append(seq, result)
+    del held
+    gc.collect()
+    kept = (tracemalloc.get_traced_memory()[0] - before) / sum(map(len, rings.values()))
     tracemalloc.stop()
-    return size
+    return size, kept
 
 
 def _write(path: Path, targets: int, rng: random.Random, change: bool) -> None:
@@ -116,7 +124,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--write", action="store_true", help="accepted for `all`; writes nothing")
     args = parser.parse_args(list(argv))
     logging.disable(logging.CRITICAL)  # probe results would drown the figures
-    print(f"one recorded result holds {bytes_per_result():.0f} B (tracemalloc)")
+    held, kept = bytes_per_result()
+    print(f"one result holds {held:.0f} B as objects, {kept:.0f} B in the history (tracemalloc)")
     count = 5 if args.quick else args.reloads
     for change in (True, False):
         asyncio.run(reloads(args.targets, count, change=change))
