@@ -101,3 +101,15 @@ def test_job_status_in_full_and_in_brief() -> None:
         (s.name, round(s.seconds, 6)) for s in result(3).steps
     ]
     assert recorder.find(recorded[0].seq) is None
+
+
+def test_a_result_larger_than_the_compression_window_reads_back() -> None:
+    history = History(3)
+    history.append(1, result(1))
+    long = "x" * 9000 + "é"  # past the 4 KiB window, and not ASCII
+    big = result(2, outcome="fail", inconsistencies=(Inconsistency("missing", long),) * 3)
+    history.append(2, big)
+    history.append(3, result(3))
+    assert [e.as_dict() for e in history] == [
+        result_to_dict(r) for r in (result(1), big, result(3))
+    ]
