@@ -196,7 +196,10 @@ class ProbeRun:
     # -- waiting ----------------------------------------------------------------------
 
     def pacer(self, operation: str) -> Pacer:
-        pacer = self.target.state.setdefault(f"pacer:{operation}", Pacer())
+        key = f"pacer:{operation}"
+        pacer = self.target.state.get(key)
+        if pacer is None:  # not setdefault: that would build a Pacer on every wait
+            pacer = self.target.state[key] = Pacer()
         assert isinstance(pacer, Pacer)
         return pacer
 
