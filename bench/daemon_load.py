@@ -1,12 +1,14 @@
 """Daemon load: 100 simulator targets × every probe at 30 s, as one process would run them.
 
-    python -m bench daemon-load [--minutes 10] [--targets 100] [--quick] [--write]
+    python -m bench daemon-load [--minutes 10] [--repeat 3] [--targets 100] [--quick] [--write]
 
 Measures the daemon (`python -m monitor run`, a child process) over the window: CPU as a
-share of one core and RSS from /proc, /metrics size and scrape time (scraped every few
-seconds from here, as Prometheus would), and the event-loop lag the daemon's own sampler
-saw meanwhile. Then scrape time against the number of series (10, 100, 300 targets) and
-the series one target adds at the defaults (a scrape with 1 target against one with 2).
+share of one core and RSS from /proc, /metrics size and scrape time (scraped every 15 s
+from here with Prometheus' headers: OpenMetrics preferred, gzip), and the event-loop lag
+the daemon's own sampler saw meanwhile. The window is repeated with a fresh daemon each
+time; figures are the median of the runs with min and max. Then scrape time against the
+number of series (10, 100, 300 targets) and the series one target adds at the defaults
+(a scrape with 1 target against one with 2).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from bench.daemon_proc import (
     loadavg,
     rss_bytes,
     running_daemon,
+    scrape,
     sim_targets,
-    timed_get,
     write_config,
 )
+from bench.memory import bytes_per_result
 from bench.report import percentile
 from bench.soak_report import slope
 
@@ -41,15 +44,18 @@ LAG = "consistency_event_loop_lag_seconds"
 RUNS = "consistency_probe_runs_total"
 SIMULATOR: dict[str, Any] = {"auth_latency": "50ms", "sync_delay": "40ms", "latency_jitter": "10ms"}
 DEFAULTS = {"interval": "30s", "timeout": "25s"}
-FULL = {"minutes": 10.0, "warm_up": 60.0, "sizes": "10,100,300"}
-QUICK = {"minutes": 2.0, "warm_up": 35.0, "sizes": "10,100"}
+FULL = {"minutes": 10.0, "warm_up": 60.0, "sizes": "10,100,300", "repeat": 3}
+QUICK = {"minutes": 2.0, "warm_up": 35.0, "sizes": "10,100", "repeat": 1}
 
 
 def arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench daemon-load", description=__doc__)
     parser.add_argument("--minutes", type=float, help="measured window (10; --quick: 2)")
     parser.add_argument("--targets", type=int, default=100, help="simulator targets (100)")
-    parser.add_argument("--scrape-every", type=float, default=5.0, help="seconds (5)")
+    parser.add_argument(
+        "--scrape-every", type=float, default=15.0, help="seconds (15, Prometheus' default)"
+    )
+    parser.add_argument("--repeat", type=int, help="windows, each a fresh daemon (3; --quick: 1)")
     parser.add_argument("--warm-up", type=float, help="seconds not measured (60; --quick: 35)")
     parser.add_argument(
         "--sizes", help="targets for scrape vs series (10,100,300; --quick: 10,100)"
@@ -89,13 +95,14 @@ def measure_window(daemon: Daemon, args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     end = started + args.minutes * 60
     while time.monotonic() < end:
-        body, took = timed_get(f"{daemon.url}/metrics")
-        text = MetricsText(body.decode())
+        scraped = scrape(daemon.url)
+        text = MetricsText(scraped.text)
         scrapes.append(
             {
                 "t": time.monotonic() - started,
-                "seconds": took,
-                "bytes": len(body),
+                "seconds": scraped.seconds,
+                "bytes": len(scraped.text),
+                "wire_bytes": scraped.wire_bytes,
                 "samples": len(text.samples),
                 "rss": rss_bytes(daemon.pid),
                 "cpu": cpu_seconds(daemon.pid),
@@ -123,6 +130,7 @@ def summarize_window(scrapes: list[dict[str, Any]]) -> dict[str, Any]:
         "rss_mb": (min(rss) / 2**20, statistics.median(rss) / 2**20, max(rss) / 2**20),
         "rss_growth_mb": slope([s["t"] for s in scrapes], rss) * span / 2**20,
         "bytes": statistics.median(s["bytes"] for s in scrapes),
+        "wire_bytes": statistics.median(s["wire_bytes"] for s in scrapes),
         "samples": statistics.median(s["samples"] for s in scrapes),
         "scrape_ms": (
             1000 * percentile(times, 50),
@@ -142,14 +150,16 @@ def summarize_window(scrapes: list[dict[str, Any]]) -> dict[str, Any]:
 
 def scrape_times(daemon: Daemon, count: int) -> dict[str, Any]:
     """`count` scrapes back to back (a pause between): size and time p50/p99."""
-    times, size, samples = [], 0, 0
+    times, size, wire, samples = [], 0, 0, 0
     for _ in range(count):
-        body, took = timed_get(f"{daemon.url}/metrics")
-        times.append(took)
-        size, samples = len(body), len(MetricsText(body.decode()).samples)
+        scraped = scrape(daemon.url)
+        times.append(scraped.seconds)
+        size, wire = len(scraped.text), scraped.wire_bytes
+        samples = len(MetricsText(scraped.text).samples)
         time.sleep(0.5)
     return {
         "bytes": size,
+        "wire_bytes": wire,
         "samples": samples,
         "p50_ms": 1000 * percentile(times, 50),
         "p99_ms": 1000 * percentile(times, 99),
@@ -176,15 +186,25 @@ def samples_per_target(args: argparse.Namespace) -> dict[str, float]:
     return {"one": counts[1], "two": counts[2], "per_target": counts[2] - counts[1]}
 
 
+def one_window(args: argparse.Namespace) -> dict[str, Any]:
+    """A fresh daemon: warm up, then measure the window."""
+    with start(args.name, args.targets) as daemon:
+        time.sleep(args.warm_up)
+        return measure_window(daemon, args)
+
+
 def main(argv: Sequence[str]) -> int:
     args = arguments(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with start(args.name, args.targets) as daemon:
-        time.sleep(args.warm_up)
-        window = measure_window(daemon, args)
+    windows = []
+    for run in range(1, args.repeat + 1):
+        windows.append(one_window(args))
+        print(f"window {run}/{args.repeat}: {json.dumps(windows[-1])}", flush=True)
+    held, kept = bytes_per_result()
     result = {
         "args": vars(args),
-        "window": window,
+        "windows": windows,
+        "bytes_per_result": {"objects": held, "history": kept},
         "sizes": series_vs_size(args),
         "series": samples_per_target(args),
     }

@@ -7,6 +7,7 @@ and the bench must not compete with the daemon for CPU more than it has to.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -161,10 +162,31 @@ def get(url: str, timeout: float = 30.0) -> bytes:
         return body
 
 
-def timed_get(url: str) -> tuple[bytes, float]:
+# What Prometheus 2.x sends when it scrapes: OpenMetrics preferred, gzip accepted.
+SCRAPE_HEADERS = {
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+}
+
+
+@dataclass(frozen=True)
+class Scrape:
+    text: str
+    seconds: float  # request sent to the last byte of the body received
+    wire_bytes: int  # as sent (compressed when the daemon gzips)
+
+
+def scrape(url: str) -> Scrape:
+    """One /metrics scrape as Prometheus makes it, timed to the last byte received."""
+    request = urllib.request.Request(f"{url}/metrics", headers=SCRAPE_HEADERS)
     started = time.perf_counter()
-    body = get(url)
-    return body, time.perf_counter() - started
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        body: bytes = resp.read()
+        took = time.perf_counter() - started
+        gzipped = resp.headers.get("Content-Encoding") == "gzip"
+    text = (gzip.decompress(body) if gzipped else body).decode()
+    return Scrape(text, took, len(body))
 
 
 def post_reload(url: str) -> dict[str, Any]:
