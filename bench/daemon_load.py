@@ -34,6 +34,8 @@ from bench.daemon_proc import (
     running_daemon,
     scrape,
     sim_targets,
+    wakeup_cost,
+    wakeups,
     write_config,
 )
 from bench.memory import bytes_per_result
@@ -106,6 +108,7 @@ def measure_window(daemon: Daemon, args: argparse.Namespace) -> dict[str, Any]:
                 "samples": len(text.samples),
                 "rss": rss_bytes(daemon.pid),
                 "cpu": cpu_seconds(daemon.pid),
+                "wakeups": wakeups(daemon.pid),
                 "load1": loadavg(),
                 "runs": text.total(RUNS),
                 "lag": text.buckets(LAG),
@@ -126,6 +129,7 @@ def summarize_window(scrapes: list[dict[str, Any]]) -> dict[str, Any]:
         "minutes": span / 60,
         "scrapes": len(scrapes),
         "cpu_percent": 100 * (last["cpu"] - first["cpu"]) / span,
+        "wakeups_per_second": (last["wakeups"] - first["wakeups"]) / span,
         "runs_per_second": (last["runs"] - first["runs"]) / span,
         "rss_mb": (min(rss) / 2**20, statistics.median(rss) / 2**20, max(rss) / 2**20),
         "rss_growth_mb": slope([s["t"] for s in scrapes], rss) * span / 2**20,
@@ -201,10 +205,12 @@ def main(argv: Sequence[str]) -> int:
         windows.append(one_window(args))
         print(f"window {run}/{args.repeat}: {json.dumps(windows[-1])}", flush=True)
     held, kept = bytes_per_result()
+    cost = statistics.median(wakeup_cost() for _ in range(5))
     result = {
         "args": vars(args),
         "windows": windows,
         "bytes_per_result": {"objects": held, "history": kept},
+        "wakeup_cost_seconds": cost,
         "sizes": series_vs_size(args),
         "series": samples_per_target(args),
     }

@@ -27,7 +27,7 @@ def across(windows: Sequence[dict[str, Any]], pick: Callable[[dict[str, Any]], f
 
 
 def window_rows(
-    windows: Sequence[dict[str, Any]], every: float, full_ring_mb: float
+    windows: Sequence[dict[str, Any]], every: float, full_ring_mb: float, wake_cost: float
 ) -> list[tuple[str, ...]]:
     cpu = statistics.median(w["cpu_percent"] for w in windows)
     rss_max = max(w["rss_mb"][2] for w in windows)
@@ -40,6 +40,14 @@ def window_rows(
             f"{across(windows, lambda w: w['cpu_percent'])}%; "
             f"{across(windows, lambda w: w['runs_per_second'])} runs/s",
             verdict(cpu < 5),
+        ),
+        (
+            "of which waking up (wake-ups/s × this machine's CPU per idle wait)",
+            "-",
+            f"{across(windows, lambda w: w['wakeups_per_second'])}/s × "
+            f"{wake_cost * 1e6:.0f} µs = "
+            f"{across(windows, lambda w: 100 * w['wakeups_per_second'] * wake_cost)}%",
+            "",
         ),
         (
             "RSS median (max of any run)",
@@ -90,7 +98,8 @@ def render(r: dict[str, Any]) -> str:
     held, kept = r["bytes_per_result"]["objects"], r["bytes_per_result"]["history"]
     jobs = 10 * args["targets"]
     full_ring = jobs * 100 * kept / 2**20
-    table = window_rows(windows, every, full_ring)
+    wake_cost = r["wakeup_cost_seconds"]
+    table = window_rows(windows, every, full_ring, wake_cost)
     rows = "\n".join("| " + " | ".join(row) + " |" for row in table)
     sizes = "\n".join(
         f"| {s['targets']} | {s['samples']} | {s['bytes'] / 1024:.0f} KiB "
@@ -141,7 +150,12 @@ one run's scrapes.
 with 2 targets {series["two"]}: one target with all ten probes adds
 **{series["per_target"]} samples** (aim ≤ {SERIES_AIM}: {met}).
 
-**Reading it.** A scrape costs about {per_sample:.1f} µs per sample end to end at
+**Reading it.** On this machine (a virtual machine) blocking in `epoll_wait` for 1 ms
+and waking costs {wake_cost * 1e6:.0f} µs of CPU in the kernel and hypervisor, before any
+Python runs (`bench.daemon_proc.wakeup_cost`: the median of 5 × 2000 waits); the daemon
+wakes once per timer that is due alone (convergence reads, simulated latencies, sync
+deliveries), so that cost scales with the reads the accuracy aim needs. A scrape costs
+about {per_sample:.1f} µs per sample end to end at
 {biggest["targets"]} targets. The history ring (`server.history`, 100 results per job) is
 still filling during the window (at 30 s it fills in 50 minutes): one result held as
 objects takes {held:.0f} B, as the ring keeps it (compressed) {kept:.0f} B (tracemalloc,

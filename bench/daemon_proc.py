@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -147,6 +148,30 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of the process (not of its children)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wakeups(pid: int) -> int:
+    """Voluntary context switches: how often the process blocked (its loop went idle and
+    woke up again), summed over its threads."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        text = Path(f"/proc/{pid}/task/{task}/status").read_text()
+        found = re.search(r"^voluntary_ctxt_switches:\s+(\d+)", text, re.MULTILINE)
+        total += int(found.group(1)) if found else 0
+    return total
+
+
+def wakeup_cost(count: int = 2000) -> float:
+    """CPU seconds one process spends per idle wait of 1 ms and wake-up on this machine
+    (the kernel's and the hypervisor's share of an event loop's iteration)."""
+    poller = select.epoll()
+    try:
+        started = time.process_time()
+        for _ in range(count):
+            poller.poll(0.001)
+        return (time.process_time() - started) / count
+    finally:
+        poller.close()
 
 
 def loadavg() -> float:
