@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
@@ -194,9 +194,11 @@ def _connect_problem(exc: aiohttp.ClientConnectorError) -> str:
 
 
 def _safe(url: str) -> str:
-    """The URL without user info, so credentials never reach a message."""
+    """The URL without user info and with query values elided (`?api_key=…`), so
+    credentials, wherever a config puts them, never reach a message."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
-    query = f"?{parts.query}" if parts.query else ""
+    names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    query = "?" + "&".join(f"{name}=…" for name in names) if parts.query else ""
     return f"{parts.scheme}://{host}{port}{parts.path}{query}"

@@ -572,6 +572,22 @@ async def test_wrong_credentials_are_an_error_that_shows_no_secret(
     assert_no_secret(result.error, caplog.text)
 
 
+async def test_a_query_string_in_a_path_shows_its_names_but_not_its_values(
+    stub: Stub, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.answers["create"] = answer(500)
+    auth = auth_side(stub.url)
+    auth["operations"]["create"]["path"] = f"/admin/users?api_key={WRONG_SECRET}&dry"
+
+    result = await run_once(stub_config(auth, backend_side(stub.url)), "create_sync")
+
+    assert result.outcome == "error"
+    assert result.error == (
+        f"auth.create: POST {stub.url}/admin/users?api_key=…&dry=… → 500 Internal Server Error"
+    )
+    assert_no_secret(result.error, caplog.text)
+
+
 @pytest.fixture
 def oauth_stub(stub: Stub) -> Stub:
     stub.check = oauth2_checked(stub)
