@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from monitor.config_sides import side_errors
+from monitor.config_sides import shared_fields, side_errors, template_errors
 from monitor.durations import format_duration
 from monitor.probes import REGISTRY
 from monitor.settings import Deadlines
@@ -24,12 +24,12 @@ def semantic_errors(config: Config) -> list[str]:
 
 def _side_errors(index: int, target: TargetConfig) -> list[str]:
     errors = []
-    for which, side in (("auth", target.auth), ("backend", target.backend)):
+    sides = (("auth", target.auth), ("backend", target.backend))
+    fields = shared_fields(target.auth, target.backend) if target.auth and target.backend else ()
+    for which, side in sides:
         if side is not None:
-            errors += [
-                f"targets[{index}].{which}.{key}: {problem}"
-                for key, problem in side_errors(side, which)
-            ]
+            found = side_errors(side, which) + template_errors(side, fields)
+            errors += [f"targets[{index}].{which}.{key}: {problem}" for key, problem in found]
     return errors
 
 

@@ -128,6 +128,48 @@ class SqlSide(Strict):
 Side = Annotated[HttpSide | SqlSide, Field(discriminator="kind")]
 
 
+def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tuple[str, ...]:
+    """The fields both sides know, `email` first: the ones probes set and compare."""
+    names = [f for f in auth.fields if f in backend.fields and f != "email"]
+    return ("email", *names)
+
+
+def template_values(call: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The placeholders an HTTP call can fill: the user's fields (each by name, and all
+    of them as `{fields}`) where it sends a user, and what else that call has."""
+    user = (*fields, "fields")
+    return {
+        "create": user,
+        "update": (*user, "id"),
+        "transaction": (*user, "fail"),
+        "list": ("email_suffix", "synthetic_domain"),
+        "create_dependent": ("id", "token"),
+        "outage": ("active",),
+    }.get(call, ("id",))
+
+
+def template_errors(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(key, problem) for each path or body placeholder its call has no value for, which
+    would otherwise fail on every call."""
+    from monitor.targets.templates import placeholders
+
+    if not isinstance(side, HttpSide):
+        return []
+    errors = []
+    for call, op in side.operations.items():
+        known = template_values(call, fields)
+        for key, template in (("path", op.path), ("body", op.body)):
+            for name in sorted(placeholders(template) - set(known)):
+                errors.append(
+                    (
+                        f"operations.{call}.{key}",
+                        f"placeholder {{{name}}} has no value in {call} (it has: "
+                        f"{', '.join(known)})",
+                    )
+                )
+    return errors
+
+
 def side_calls(side: HttpSide | SqlSide) -> list[str]:
     return list(side.operations if isinstance(side, HttpSide) else side.queries)
 

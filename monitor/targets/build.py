@@ -6,17 +6,11 @@ import random
 
 from monitor.clock import Clock
 from monitor.config import TargetConfig
-from monitor.config_sides import HttpSide, SqlSide
+from monitor.config_sides import HttpSide, SqlSide, shared_fields
 from monitor.ledger import Ledger
 from monitor.targets.base import AuthSide, BackendSide, GuardedAuth, Target
 from monitor.targets.http import HttpAuthSide, HttpBackendSide
 from monitor.targets.simulator import simulator_target
-
-
-def shared_fields(auth: HttpSide | SqlSide, backend: HttpSide | SqlSide) -> tuple[str, ...]:
-    """The fields both sides know, `email` first: the ones probes set and compare."""
-    names = [f for f in auth.fields if f in backend.fields and f != "email"]
-    return ("email", *names)
 
 
 def auth_side(side: HttpSide | SqlSide, fields: tuple[str, ...]) -> AuthSide:

@@ -556,3 +556,60 @@ def test_an_unreadable_jsonpath_in_an_http_side_is_an_error_with_its_key() -> No
         "at '[?(@.x)]'",
         "targets[0].auth.operations.create.id_from: JSONPath 'id' must start with $",
     ]
+
+
+def test_a_template_placeholder_its_call_cannot_fill_is_an_error_with_its_key() -> None:
+    auth = {
+        "kind": "http",
+        "base_url": "http://127.0.0.1:1",
+        "operations": {
+            "create": {
+                "method": "POST",
+                "path": "/u",
+                "body": {"mail": "{emial}", "name": "{display_name}", "all": "{fields}"},
+                "id_from": "$.id",
+            },
+            "get": {"path": "/u/{user_id}"},
+            "delete": {"method": "DELETE", "path": "/u/{id}"},
+            "list": {"path": "/u?suffix={email_suffix}&domain={synthetic_domain}"},
+        },
+        "fields": {"email": "$.email", "display_name": "$.name"},
+    }
+    backend = {
+        "kind": "http",
+        "base_url": "http://127.0.0.1:2",
+        "operations": {"get_user": {"path": "/u/{id}/{display_name}"}},
+        "fields": {"email": "$.email", "display_name": "$.name"},
+    }
+    errors = errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
+    assert errors == [
+        "targets[0].auth.operations.create.body: placeholder {emial} has no value in create "
+        "(it has: email, display_name, fields)",
+        "targets[0].auth.operations.get.path: placeholder {user_id} has no value in get "
+        "(it has: id)",
+        "targets[0].backend.operations.get_user.path: placeholder {display_name} has no value "
+        "in get_user (it has: id)",
+    ]
+
+
+def test_a_field_only_one_side_maps_is_no_placeholder_value() -> None:
+    auth = {
+        "kind": "http",
+        "base_url": "http://127.0.0.1:1",
+        "operations": {
+            "create": {"method": "POST", "path": "/u", "body": {"t": "{tier}"}, "id_from": "$.id"},
+            "get": {"path": "/u/{id}"},
+            "delete": {"method": "DELETE", "path": "/u/{id}"},
+        },
+        "fields": {"email": "$.email", "tier": "$.tier"},
+    }
+    backend = {
+        "kind": "http",
+        "base_url": "http://127.0.0.1:2",
+        "operations": {"get_user": {"path": "/u/{id}"}},
+    }
+    errors = errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
+    assert errors == [
+        "targets[0].auth.operations.create.body: placeholder {tier} has no value in create "
+        "(it has: email, fields)"
+    ]
