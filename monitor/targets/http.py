@@ -88,7 +88,12 @@ class HttpAuthSide(HttpSideBase):
             raise TargetError("operation list needs ids_from and emails_from")
         ids = find_all(answer.body, op.ids_from)
         emails = find_all(answer.body, op.emails_from)
-        return [(str(i), str(e)) for i, e in zip(ids, emails, strict=False)]
+        if len(ids) != len(emails):  # a record missing one of them would shift every pair
+            raise TargetError(
+                f"the answer to list has {len(ids)} ids at {op.ids_from} but {len(emails)} "
+                f"emails at {op.emails_from}; cannot pair them"
+            )
+        return [(str(i), str(e)) for i, e in zip(ids, emails, strict=True)]
 
     async def transaction(self, fields: Mapping[str, str], *, fail: bool) -> TxnOutcome:
         op = self._op("transaction")

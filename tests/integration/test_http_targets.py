@@ -267,6 +267,7 @@ class Stub:
         app = web.Application(middlewares=[self.middleware])
         routes = [
             ("POST", "/admin/users", self.create, "create"),
+            ("GET", "/admin/users", self.list, "list"),
             ("GET", "/admin/users/{id}", self.get, "get"),
             ("DELETE", "/admin/users/{id}", self.delete, "delete"),
             ("GET", "/users/{id}", self.get, "get_user"),
@@ -287,6 +288,13 @@ class Stub:
         if user is None:
             return web.json_response({"error": "no such user"}, status=404)
         return web.json_response(user)
+
+    async def list(self, request: web.Request) -> web.Response:
+        suffix = request.query.get("suffix", "")
+        found = [
+            {"id": k, **u} for k, u in self.users.items() if u.get("email", "").endswith(suffix)
+        ]
+        return web.json_response({"users": found})
 
     async def delete(self, request: web.Request) -> web.Response:
         found = self.users.pop(request.match_info["id"], None)
@@ -570,6 +578,41 @@ async def test_wrong_credentials_are_an_error_that_shows_no_secret(
     assert result.outcome == "error"
     assert result.error == f"auth.create: POST {stub.url}/admin/users → 401 Unauthorized"
     assert_no_secret(result.error, caplog.text)
+
+
+LIST = {
+    "path": "/admin/users?suffix={email_suffix}",
+    "ids_from": "$.users[*].id",
+    "emails_from": "$.users[*].email",
+}
+
+
+async def test_list_pairs_each_tagged_user_id_with_its_email(stub: Stub) -> None:
+    side = stub_auth(stub, operations={**auth_side(stub.url)["operations"], "list": LIST})
+    try:
+        first, second = await side.create(tag(1)), await side.create(tag(2))
+        stub.users["u-other"] = {"email": "someone@example.com"}
+        assert await side.list(f"@{DOMAIN}") == [
+            (first, tag(1)["email"]),
+            (second, tag(2)["email"]),
+        ]
+    finally:
+        await side.close()
+
+
+async def test_a_list_answer_whose_ids_and_emails_do_not_pair_up_is_an_error(stub: Stub) -> None:
+    side = stub_auth(stub, operations={**auth_side(stub.url)["operations"], "list": LIST})
+    try:
+        await side.create(tag(1))
+        stub.users["u-no-mail"] = {"display_name": "no email"}  # would shift every pair
+        with pytest.raises(TargetError) as caught:
+            await side.list("")
+    finally:
+        await side.close()
+    assert str(caught.value) == (
+        "the answer to list has 2 ids at $.users[*].id but 1 emails at $.users[*].email; "
+        "cannot pair them"
+    )
 
 
 async def test_a_query_string_in_a_path_shows_its_names_but_not_its_values(
