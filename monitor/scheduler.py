@@ -145,8 +145,8 @@ class ProbeScheduler:
             if old is not None and old.fingerprint == spec.fingerprint:
                 changes.unchanged += 1
                 continue
-            if old is not None:
-                self._remove(jid)
+            if old is not None:  # its counters and history carry on: same target × probe
+                self._unschedule(jid)
             self._add(spec, config.target(spec.target))
             (changes.changed if old is not None else changes.added).append(jid)
         await self._retire(stale_targets)
@@ -203,10 +203,14 @@ class ProbeScheduler:
         )
 
     def _remove(self, jid: str) -> None:
+        spec = self._unschedule(jid)
+        self._recorder.remove_job(spec.target, spec.probe)
+
+    def _unschedule(self, jid: str) -> JobSpec:
         spec = self._specs.pop(jid)
         if self._aps.get_job(jid) is not None:
             self._aps.remove_job(jid)
-        self._recorder.remove_job(spec.target, spec.probe)
+        return spec
 
     # -- running ----------------------------------------------------------------------
 

@@ -258,3 +258,38 @@ async def test_reload_that_removes_a_target_drops_every_series_of_it(tmp_path: P
     assert {"consistency_call_duration_seconds_count", "consistency_sync_timeouts_total"} <= before
     assert series_of(after, "gone") == set()
     assert series_of(after, "kept") == before
+
+
+async def test_a_changed_job_keeps_its_counters_and_history(tmp_path: Path) -> None:
+    """A target whose simulator settings change is rebuilt, but its jobs are the same
+    target × probe: their counters go on from where they were and the history stays."""
+
+    def with_delay(delay: str) -> Path:
+        probes = {"transaction": {"interval": "1s"}}
+        target = sim_target("sim", probes=probes, sync_delay=delay)
+        return write_config(tmp_path / "monitor.yaml", monitor_config(target, server=SERVER))
+
+    runs = "consistency_probe_runs_total"
+    path = with_delay("5ms")
+    async with (
+        running_daemon(path, tmp_path / "state") as daemon,
+        aiohttp.ClientSession() as http,
+    ):
+        url = base_url(daemon.address)
+        counted = await eventually(
+            lambda: scrape(http, url),
+            lambda s: s.value(runs, target="sim", probe="transaction", outcome="pass") >= 3,
+            within=20,
+            what="three passing runs",
+        )
+        before = counted.value(runs, target="sim", probe="transaction", outcome="pass")
+        seqs = [
+            h["seq"] for h in jobs_of(await get_status(http, url))["sim:transaction"]["history"]
+        ]
+        with_delay("6ms")
+        status, body = await post_reload(http, url, token=TOKEN)
+        after = await scrape(http, url)
+        history = jobs_of(await get_status(http, url))["sim:transaction"]["history"]
+    assert (status, json.loads(body)["changes"]["changed"]) == (200, ["sim:transaction"])
+    assert after.value(runs, target="sim", probe="transaction", outcome="pass") >= before
+    assert [h["seq"] for h in history][: len(seqs)] == seqs
