@@ -44,6 +44,11 @@ class OAuth2(Strict):
     client_id: str
     client_secret: SecretStr
     scopes: list[str] = Field(default_factory=list)
+    client_auth: Literal["basic", "body"] = Field(
+        "basic",
+        description="how the client authenticates to the token endpoint: HTTP Basic "
+        "(RFC 6749's default, client_secret_basic) or form fields (client_secret_post)",
+    )
 
 
 class HttpAuth(Strict):

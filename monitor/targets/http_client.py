@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import aiohttp
 
@@ -142,16 +142,19 @@ class HttpClient:
         """A new access token from the token endpoint, and when to renew it."""
         oauth = self.side.auth.oauth2
         assert oauth is not None
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": oauth.client_id,
-            "client_secret": oauth.client_secret.get_secret_value(),
-        }
+        secret = oauth.client_secret.get_secret_value()
+        form = {"grant_type": "client_credentials"}
+        headers = {}
+        if oauth.client_auth == "basic":  # RFC 6749 2.3.1: each part form-encoded first
+            pair = f"{quote_plus(oauth.client_id)}:{quote_plus(secret)}"
+            headers["Authorization"] = f"Basic {base64.b64encode(pair.encode()).decode()}"
+        else:
+            form.update(client_id=oauth.client_id, client_secret=secret)
         if oauth.scopes:
             form["scope"] = " ".join(oauth.scopes)
         where = f"POST {_safe(oauth.token_url)}"
         try:
-            async with self._open().post(oauth.token_url, data=form) as resp:
+            async with self._open().post(oauth.token_url, data=form, headers=headers) as resp:
                 if resp.status >= 300:
                     raise TargetError(f"OAuth2 token: {where} → {resp.status} {resp.reason}")
                 data = await resp.json(content_type=None)

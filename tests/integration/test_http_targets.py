@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import aiohttp
 import pytest
@@ -227,7 +228,7 @@ async def test_an_untagged_user_is_refused_and_left_unchanged(sim: Simulate, cal
 # == a stub service: error paths, auth modes, TLS, rate limit ============================
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-CLIENT_ID, CLIENT_SECRET = "monitor", "client-s3cret-value"
+CLIENT_ID, CLIENT_SECRET = "monitor:app", "client-s3cret-value/with:+&"  # to be form-encoded
 BEARER = "bearer-s3cret-value"
 BASIC = ("monitor", "basic-s3cret-value")
 WRONG_SECRET = "wrong-s3cret-value"
@@ -248,6 +249,7 @@ class Stub:
     arrivals: list[tuple[float, str]] = field(default_factory=list)
     expires_in: float = 300.0
     issued: list[str] = field(default_factory=list)
+    client_auth: list[str] = field(default_factory=list)  # how each token request came
     valid: set[str] = field(default_factory=set)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -304,9 +306,20 @@ class Stub:
         return web.json_response({"count": int(request.match_info["id"] in self.users)})
 
     async def token(self, request: web.Request) -> web.Response:
+        """Client credentials by HTTP Basic (each part form-encoded) or in the form, not
+        both (RFC 6749 2.3)."""
         form = await request.post()
-        given = (form.get("grant_type"), form.get("client_id"), form.get("client_secret"))
-        if given != ("client_credentials", CLIENT_ID, CLIENT_SECRET):
+        header = request.headers.get("Authorization", "")
+        in_form = (form.get("client_id"), form.get("client_secret"))
+        if header.startswith("Basic ") and in_form == (None, None):
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            client, how = (unquote_plus(user), unquote_plus(password)), "basic"
+        elif not header:
+            client, how = in_form, "body"
+        else:
+            client, how = (None, None), "both"
+        self.client_auth.append(how)
+        if (form.get("grant_type"), *client) != ("client_credentials", CLIENT_ID, CLIENT_SECRET):
             return web.json_response({"error": "invalid_client"}, status=401)
         self.issued.append(f"token-{len(self.issued) + 1}")
         self.valid.add(self.issued[-1])
@@ -516,8 +529,8 @@ def oauth2_checked(stub: Stub) -> Callable[[web.Request], bool]:
     return check
 
 
-def oauth2(stub: Stub, secret: str = CLIENT_SECRET) -> dict[str, Any]:
-    options = {"token_url": f"{stub.url}/oauth/token", "client_id": CLIENT_ID}
+def oauth2(stub: Stub, secret: str = CLIENT_SECRET, **more: str) -> dict[str, Any]:
+    options = {"token_url": f"{stub.url}/oauth/token", "client_id": CLIENT_ID, **more}
     return {"oauth2": {**options, "client_secret": secret, "scopes": ["users:admin"]}}
 
 
@@ -647,6 +660,22 @@ async def test_an_oauth2_token_is_fetched_once_and_cached_across_calls(oauth_stu
         await side.close()
 
     assert oauth_stub.issued == ["token-1"]
+
+
+@pytest.mark.parametrize(
+    ("options", "how"),
+    [({}, "basic"), ({"client_auth": "basic"}, "basic"), ({"client_auth": "body"}, "body")],
+)
+async def test_the_client_authenticates_to_the_token_endpoint_as_configured(
+    oauth_stub: Stub, options: dict[str, str], how: str
+) -> None:
+    side = stub_auth(oauth_stub, auth=oauth2(oauth_stub, **options))
+    try:
+        assert await side.get("u-none") is None
+    finally:
+        await side.close()
+
+    assert (oauth_stub.client_auth, oauth_stub.issued) == ([how], ["token-1"])
 
 
 async def test_concurrent_first_calls_share_one_oauth2_token(oauth_stub: Stub) -> None:
