@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from monitor import __version__
 from monitor.alerts.service import AlertsCollector, AlertService
 from monitor.alerts.silences import SilenceStore
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, TargetConfig, load_config
+from monitor.exposition import Registry
 from monitor.janitor import JanitorService
 from monitor.ledger import Ledger
 from monitor.metrics import LastRunCollector, Metrics, TasksCollector
@@ -104,7 +104,7 @@ class Daemon:
         self.listen = listen or config.server.listen
         self.clock = clock
         self._runner: web.AppRunner | None = None
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = Registry()
         self.metrics = Metrics(
             self.registry, deadlines=config_deadlines(config), shard=str(shard or "none")
         )

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from monitor.alerts.engine import Alert
 from monitor.alerts.service import AlertsCollector
 from monitor.config import Config
+from monitor.exposition import Registry
 from monitor.metrics import LastRunCollector, Metrics, TasksCollector
 from monitor.probes import REGISTRY
 from monitor.recorder import Recorder
@@ -27,9 +26,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 _SKIP_LABELS = {"le", "quantile"}
 
 
-def _example_registry() -> CollectorRegistry:
+def _example_registry() -> Registry:
     """A registry where every metric of ours has a series: one job, one result, one alert."""
-    registry = CollectorRegistry()
+    registry = Registry()
     metrics = Metrics(registry)
     recorder = Recorder(metrics)
     registry.register(LastRunCollector(recorder))

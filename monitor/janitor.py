@@ -13,11 +13,10 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client import Counter
-
 from monitor.clock import Clock
 from monitor.config import Config, JanitorConfig
 from monitor.ledger import Entry, Ledger
+from monitor.metric_types import Counter
 from monitor.targets.base import NotFound, Target, TargetError, synthetic_pattern
 
 log = logging.getLogger("monitor.janitor")

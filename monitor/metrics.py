@@ -8,22 +8,14 @@ one of the inconsistency kinds, `outcome` pass|fail|error, `reason` overlap|misf
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client import PlatformCollector, ProcessCollector
 
 from monitor import __version__
+from monitor.exposition import Registry, Row, RowGauge, RowsCollector
+from monitor.metric_types import Counter, Gauge, Histogram
 from monitor.results import OPERATIONS, OUTCOMES
 
 SKIP_REASONS = ("overlap", "misfire")
@@ -50,42 +42,6 @@ class LastRun:
     last_success: float | None = None
 
 
-class LastRunCollector(Collector):
-    """Gauges describing the last result, read from the recorder's state at scrape time."""
-
-    def __init__(self, source: LastRunSource) -> None:
-        self._source = source
-
-    def collect(self) -> Iterator[Metric]:
-        rows = self._source.last_runs()
-        yield _family(
-            "consistency_probe_success",
-            "1 if the last run of this probe passed, 0 if it failed or errored; absent until "
-            "the first run. Alert on 0; see consistency_probe_runs_total for rates.",
-            rows,
-            lambda r: r.success,
-        )
-        yield _family(
-            "consistency_probe_last_run_timestamp_seconds",
-            "Unix time the last run of this probe completed. Compare with time() and the "
-            "interval to spot a stuck scheduler.",
-            rows,
-            lambda r: r.last_run,
-        )
-        yield _family(
-            "consistency_probe_last_success_timestamp_seconds",
-            "Unix time of the last passing run of this probe: how long it has been broken.",
-            rows,
-            lambda r: r.last_success,
-        )
-        yield _family(
-            "consistency_probe_interval_seconds",
-            "Configured interval between runs of this probe, for staleness rules.",
-            rows,
-            lambda r: r.interval,
-        )
-
-
 class LastRunSource:
     """Anything that can list the last runs (the recorder)."""
 
@@ -93,60 +49,89 @@ class LastRunSource:
         raise NotImplementedError
 
 
-def _family(name: str, doc: str, rows: Sequence[LastRun], value: object) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=("target", "probe"))
-    for row in rows:
-        v = value(row)  # type: ignore[operator]
-        if v is not None:
-            family.add_metric((row.target, row.probe), float(v))
-    return family
+JOB = ("target", "probe")
 
 
-class TasksCollector(Collector):
-    """`consistency_asyncio_tasks`, counted at scrape time (from the exposition thread)."""
+class LastRunCollector(RowsCollector):
+    """Gauges describing the last result, read from the recorder's state at scrape time."""
+
+    def __init__(self, source: LastRunSource) -> None:
+        self._source = source
+        self._gauges: tuple[tuple[RowGauge, Callable[[LastRun], float | None]], ...] = (
+            (
+                RowGauge(
+                    "consistency_probe_success",
+                    "1 if the last run of this probe passed, 0 if it failed or errored; absent "
+                    "until the first run. Alert on 0; see consistency_probe_runs_total for rates.",
+                    JOB,
+                ),
+                lambda r: r.success,
+            ),
+            (
+                RowGauge(
+                    "consistency_probe_last_run_timestamp_seconds",
+                    "Unix time the last run of this probe completed. Compare with time() and "
+                    "the interval to spot a stuck scheduler.",
+                    JOB,
+                ),
+                lambda r: r.last_run,
+            ),
+            (
+                RowGauge(
+                    "consistency_probe_last_success_timestamp_seconds",
+                    "Unix time of the last passing run of this probe: how long it has been broken.",
+                    JOB,
+                ),
+                lambda r: r.last_success,
+            ),
+            (
+                RowGauge(
+                    "consistency_probe_interval_seconds",
+                    "Configured interval between runs of this probe, for staleness rules.",
+                    JOB,
+                ),
+                lambda r: r.interval,
+            ),
+        )
+
+    def families(self) -> Iterator[tuple[RowGauge, Iterable[Row]]]:
+        runs = self._source.last_runs()
+        for gauge, value in self._gauges:
+            yield gauge, _rows(runs, value)
+
+
+def _rows(runs: Sequence[LastRun], value: Callable[[LastRun], float | None]) -> Iterator[Row]:
+    return (((r.target, r.probe), float(v)) for r in runs if (v := value(r)) is not None)
+
+
+class TasksCollector(RowsCollector):
+    """`consistency_asyncio_tasks`, counted at scrape time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-
-    def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
+        self._gauge = RowGauge(
             "consistency_asyncio_tasks",
             "Asyncio tasks alive in the monitor; a steady climb is a task leak.",
-            value=len(asyncio.all_tasks(self._loop)),
         )
 
-
-class WithoutCreated(Collector):
-    """Another registry's metrics minus their `_created` samples.
-
-    The issue turns `_created` series off (they double the series count for no use in
-    PromQL); prometheus_client can only do that process-wide, so they are filtered here.
-    """
-
-    def __init__(self, inner: CollectorRegistry) -> None:
-        self._inner = inner
-
-    def collect(self) -> Iterator[Metric]:
-        for family in self._inner.collect():
-            created = f"{family.name}_created"
-            family.samples = [s for s in family.samples if s.name != created]
-            yield family
+    def families(self) -> Iterator[tuple[RowGauge, Iterable[Row]]]:
+        yield self._gauge, [((), float(len(asyncio.all_tasks(self._loop))))]
 
 
 class Metrics:
-    """The metric objects, registered on `registry` (without `_created` series)."""
+    """The metric objects, registered on `registry` (no `_created` series: they double the
+    series count for no use in PromQL)."""
 
     def __init__(
-        self, registry: CollectorRegistry, *, deadlines: Iterable[float] = (), shard: str = "none"
+        self, registry: Registry, *, deadlines: Iterable[float] = (), shard: str = "none"
     ) -> None:
         self.registry = registry
-        own = CollectorRegistry(auto_describe=True)
         self.probe_duration = Histogram(
             "consistency_probe_duration_seconds",
             "Wall time of a probe run including cleanup. Slow runs hint at a slow target.",
             ("target", "probe"),
             buckets=PROBE_BUCKETS,
-            registry=own,
+            registry=registry,
         )
         self.sync_latency = Histogram(
             "consistency_sync_latency_seconds",
@@ -154,28 +139,28 @@ class Metrics:
             'that arrived. Share visible within 1 s: bucket{le="1.0"} / (count + timeouts).',
             ("target", "operation"),
             buckets=sync_buckets(deadlines),
-            registry=own,
+            registry=registry,
         )
         self.sync_timeouts = Counter(
             "consistency_sync_timeouts",
             "Propagations that never became visible before give_up; count them as not visible "
             "so an outage cannot make latency look healthy.",
             ("target", "operation"),
-            registry=own,
+            registry=registry,
         )
         self.call_duration = Histogram(
             "consistency_call_duration_seconds",
             "Duration of each adapter call (creation, update, deletion time) by side and call.",
             ("target", "side", "call"),
             buckets=CALL_BUCKETS,
-            registry=own,
+            registry=registry,
         )
         self.probe_runs = Counter(
             "consistency_probe_runs",
             "Completed probe runs by outcome (pass, fail = inconsistency found, error = could "
             "not finish). rate() of fail or error is what to alert on.",
             ("target", "probe", "outcome"),
-            registry=own,
+            registry=registry,
         )
         self.inconsistencies = Counter(
             "consistency_inconsistencies",
@@ -183,56 +168,55 @@ class Metrics:
             "partial, rollback, slow. cascade/orphan/rollback mean data that should be gone "
             "is not.",
             ("target", "probe", "kind"),
-            registry=own,
+            registry=registry,
         )
         self.skipped = Counter(
             "consistency_probe_skipped",
             "Runs not started: overlap (the previous run was still going) or misfire (the "
             "scheduler was too late). A growing count means the interval is too short.",
             ("target", "probe", "reason"),
-            registry=own,
+            registry=registry,
         )
         self.loop_lag = Histogram(
             "consistency_event_loop_lag_seconds",
             "How late the monitor's event loop woke up on a timer. When this is high, "
             "measured latencies are suspect.",
             buckets=LAG_BUCKETS,
-            registry=own,
+            registry=registry,
         )
         self.reload_ok = Gauge(
             "consistency_config_last_reload_successful",
             "1 if the last config (re)load succeeded; 0 means the old config is still running.",
-            registry=own,
+            registry=registry,
         )
         self.reload_time = Gauge(
             "consistency_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful config load.",
-            registry=own,
+            registry=registry,
         )
         self.notifications = Counter(
             "consistency_notifications",
             "Alert notifications by notifier (log, alertmanager, webhook) and result: sent, "
             "failed (after retries) or dropped (queue full: the receiver is down or slow).",
             ("notifier", "result"),
-            registry=own,
+            registry=registry,
         )
         self.janitor_removed = Counter(
             "consistency_janitor_removed",
             "Synthetic users the janitor removed (left by crashed or failed runs), per side. "
             "A steady rise means runs keep failing to clean up after themselves.",
             ("target", "side"),
-            registry=own,
+            registry=registry,
         )
         self.build_info = Gauge(
             "consistency_build_info",
             "Always 1; labels say which version runs and which shard (i/n, or none).",
             ("version", "shard"),
-            registry=own,
+            registry=registry,
         )
         self.build_info.labels(__version__, shard).set(1)
-        registry.register(WithoutCreated(own))
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
+        registry.register(ProcessCollector(registry=None))
+        registry.register(PlatformCollector(registry=None))
 
     def add_job(self, target: str, probe: str, kinds: Iterable[str]) -> None:
         """Start every counter a target × probe can move at 0, so rate() works from the start."""
@@ -249,37 +233,17 @@ class Metrics:
     def remove_job(self, target: str, probe: str, kinds: Iterable[str]) -> None:
         """Drop a removed job's series so a reload does not leave them frozen."""
         for outcome in OUTCOMES:
-            _forget(self.probe_runs, target, probe, outcome)
+            self.probe_runs.remove(target, probe, outcome)
         for kind in kinds:
-            _forget(self.inconsistencies, target, probe, kind)
+            self.inconsistencies.remove(target, probe, kind)
         for reason in SKIP_REASONS:
-            _forget(self.skipped, target, probe, reason)
-        _forget(self.probe_duration, target, probe)
+            self.skipped.remove(target, probe, reason)
+        self.probe_duration.remove(target, probe)
 
     def remove_target(self, target: str) -> None:
         """Drop the per-target series (sync latency and timeouts, call times) of a target
         that no job probes any more."""
-        per_target = (
-            (self.sync_latency, ("target", "operation")),
-            (self.sync_timeouts, ("target", "operation")),
-            (self.call_duration, ("target", "side", "call")),
-        )
-        for metric, names in per_target:
-            for labels in _label_values(metric, names):
+        for metric in (self.sync_latency, self.sync_timeouts, self.call_duration):
+            for labels in metric.label_values():
                 if labels[0] == target:
-                    _forget(metric, *labels)
-
-
-def _label_values(metric: Counter | Histogram, names: Sequence[str]) -> set[tuple[str, ...]]:
-    """The label values of every child of `metric`, read back through its public collect()."""
-    return {
-        tuple(sample.labels[n] for n in names)
-        for family in metric.collect()
-        for sample in family.samples
-        if all(n in sample.labels for n in names)
-    }
-
-
-def _forget(metric: Counter | Histogram, *labels: str) -> None:
-    with contextlib.suppress(KeyError):
-        metric.remove(*labels)
+                    metric.remove(*labels)

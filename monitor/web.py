@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from monitor.alerts.silences import SilenceStore, silence_to_dict
 from monitor.durations import parse_duration
+from monitor.exposition import Registry
 from monitor.recorder import Recorded
+from monitor.scrape import chunks, negotiate
 from monitor.statuspage import render_detail, render_status
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,7 +28,7 @@ class ReloadOutcome(Protocol):
 class AppState(Protocol):
     """What the web layer needs from the daemon."""
 
-    registry: CollectorRegistry
+    registry: Registry
 
     @property
     def ready(self) -> bool: ...
@@ -51,12 +50,19 @@ def state_of(request: web.Request) -> AppState:
     return request.app[STATE_KEY]
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format, or OpenMetrics when the scraper asks; rendered off the loop."""
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus text format, or OpenMetrics when the scraper asks; gzip when accepted.
+    Streamed as it renders, in pieces, on the loop (a thread would hold the GIL as long)."""
+    answer = negotiate(request.headers)
+    response = web.StreamResponse(headers=answer.headers)
+    await response.prepare(request)
     registry = state_of(request).registry
-    body = await asyncio.get_running_loop().run_in_executor(None, encoder, registry)
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    async for chunk in chunks(
+        registry, openmetrics=answer.openmetrics, gzip_level=answer.gzip_level
+    ):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

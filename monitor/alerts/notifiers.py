@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-from prometheus_client import Counter
 
 from monitor.alerts.engine import Alert, Notification
+from monitor.metric_types import Counter
 
 log = logging.getLogger("monitor.alerts")
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
-
-from prometheus_client import Counter
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from monitor.alerts.config import AlertsConfig
 from monitor.alerts.engine import (
@@ -25,6 +21,8 @@ from monitor.alerts.engine import (
 from monitor.alerts.notifiers import AlertmanagerNotifier, LogNotifier, WebhookNotifier
 from monitor.alerts.silences import SilenceStore
 from monitor.clock import Clock
+from monitor.exposition import Row, RowGauge, RowsCollector
+from monitor.metric_types import Counter
 from monitor.recorder import Recorded
 
 log = logging.getLogger("monitor.alerts")
@@ -168,31 +166,27 @@ class AlertService:
         return [*self._alertmanagers, *self._webhooks]
 
 
-class AlertsCollector(Collector):
+ALERT_LABELS = ("alertname", "target", "probe", "severity", "kind", "state")
+
+
+class AlertsCollector(RowsCollector):
     """`consistency_alerts`: 1 per pending or firing alert, like Prometheus' ALERTS."""
 
     def __init__(self, source: Callable[[], list[Alert]]) -> None:
         self._source = source
-
-    def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
+        self._gauge = RowGauge(
             "consistency_alerts",
             "1 for each pending or firing built-in alert, like Prometheus' ALERTS; no series "
             "when none. Labels say which alert, where, how severe, which kind (inconsistency "
             "alerts; empty otherwise) and in which state.",
-            labels=("alertname", "target", "probe", "severity", "kind", "state"),
+            ALERT_LABELS,
         )
-        for alert in self._source():
-            lab = alert.labels
-            family.add_metric(
-                (
-                    lab["alertname"],
-                    lab["target"],
-                    lab["probe"],
-                    lab["severity"],
-                    lab.get("kind", ""),
-                    alert.state,
-                ),
-                1.0,
-            )
-        yield family
+
+    def families(self) -> Iterator[tuple[RowGauge, Iterable[Row]]]:
+        yield self._gauge, [(_alert_labels(alert), 1.0) for alert in self._source()]
+
+
+def _alert_labels(alert: Alert) -> tuple[str, ...]:
+    lab = alert.labels
+    kind = lab.get("kind", "")
+    return (lab["alertname"], lab["target"], lab["probe"], lab["severity"], kind, alert.state)

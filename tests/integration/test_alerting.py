@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry, Counter
 from support.alertmanager import running_alertmanager, webhook_config
 from support.components import require_binary
 from support.monitor_daemon import Scrape, monitor_config, running_daemon, sim_target, write_config
@@ -28,6 +27,8 @@ from monitor.alerts import notifiers
 from monitor.alerts.engine import Alert, Notification
 from monitor.alerts.notifiers import WebhookNotifier, signature
 from monitor.daemon import Daemon
+from monitor.exposition import Registry
+from monitor.metric_types import Counter
 from monitor.sim.world import World
 
 pytestmark = pytest.mark.integration
@@ -277,7 +278,7 @@ def a_notification(status: str = "firing") -> Notification:
     return Notification(status, alert, now, False)  # type: ignore[arg-type]
 
 
-def a_webhook(url: str, registry: CollectorRegistry, **options: Any) -> WebhookNotifier:
+def a_webhook(url: str, registry: Registry, **options: Any) -> WebhookNotifier:
     counter = Counter(
         "consistency_notifications", "test", ("notifier", "result"), registry=registry
     )
@@ -287,12 +288,12 @@ def a_webhook(url: str, registry: CollectorRegistry, **options: Any) -> WebhookN
     )
 
 
-def counted(registry: CollectorRegistry, result: str, notifier: str = "webhook") -> float:
+def counted(registry: Registry, result: str, notifier: str = "webhook") -> float:
     labels = {"notifier": notifier, "result": result}
     return registry.get_sample_value("consistency_notifications_total", labels) or 0.0
 
 
-async def delivered(hook: Receiver, registry: CollectorRegistry) -> None:
+async def delivered(hook: Receiver, registry: Registry) -> None:
     await eventually(
         polled(lambda: counted(registry, "sent") + counted(registry, "failed")),
         lambda n: n >= 1,
@@ -304,7 +305,7 @@ async def delivered(hook: Receiver, registry: CollectorRegistry) -> None:
 async def test_webhook_signature_verifies_with_the_documented_snippet(
     receiver: Receiver, verify_signature: Verify
 ) -> None:
-    registry = CollectorRegistry()
+    registry = Registry()
     hook = a_webhook(receiver.url, registry, secret=SECRET)
     try:
         hook.submit([a_notification()])
@@ -325,7 +326,7 @@ async def test_webhook_signature_verifies_with_the_documented_snippet(
 
 
 async def test_webhook_sends_the_bearer_token_when_configured(receiver: Receiver) -> None:
-    registry = CollectorRegistry()
+    registry = Registry()
     hook = a_webhook(receiver.url, registry, bearer_token="hook-token")
     try:
         hook.submit([a_notification()])
@@ -340,7 +341,7 @@ async def test_webhook_sends_the_bearer_token_when_configured(receiver: Receiver
 async def test_webhook_answered_500_then_200_delivers_the_alert_once() -> None:
     flaky = Receiver(statuses=[500])
     await flaky.start()
-    registry = CollectorRegistry()
+    registry = Registry()
     hook = a_webhook(flaky.url, registry)
     try:
         hook.submit([a_notification()])

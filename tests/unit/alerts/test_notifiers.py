@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
-
 from monitor.alerts.engine import Alert, Notification
 from monitor.alerts.notifiers import WebhookNotifier, am_alert, group_key, iso, signature
+from monitor.metric_types import Counter
 
 T0 = 1_800_000_000.0
 LABELS = {
@@ -19,7 +18,7 @@ ALERT = Alert(LABELS, {"summary": "s", "link": "http://mon/results/7"}, "firing"
 
 
 def webhook() -> WebhookNotifier:
-    counter = Counter("n", "test", ("notifier", "result"), registry=CollectorRegistry())
+    counter = Counter("n", "test", ("notifier", "result"))
     return WebhookNotifier(
         "http://hook.test/",
         timeout=1.0,
