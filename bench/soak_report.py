@@ -318,7 +318,7 @@ daemon here (`python -m bench memory` shows what grows, reload by reload).
 Load during the run (1-min loadavg, 2 cores shared with other engineers' test suites):
 median {r["load1_median"]:.2f}, range {r["load1_range"][0]:.2f}-{r["load1_range"][1]:.2f}.
 {r.get("note", "")}
-Lag buckets are coarse (1, 5, 10, 50 ms …), so a p99 is a bucket bound.
+Lag buckets are coarse (1, 2.5, 5, 10, 25, 50 ms …), so a p99 is a bucket bound.
 
 ![RSS, CPU, loop lag and descriptors over the soak](bench/results/{r["name"]}.png)
 

@@ -22,7 +22,7 @@ SKIP_REASONS = ("overlap", "misfire")
 SYNC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PROBE_BUCKETS = (0.5, 1.0, 5.0, 10.0, 30.0)
 CALL_BUCKETS = (0.005, 0.025, 0.1, 0.5, 2.5, 10.0)
-LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)  # < 5 ms is told
 
 
 def sync_buckets(deadlines: Iterable[float]) -> tuple[float, ...]:

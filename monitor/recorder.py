@@ -41,7 +41,7 @@ class Recorder(LastRunSource):
         self.metrics = metrics
         self._history = history
         self._jobs: dict[tuple[str, str], Job] = {}
-        self._lock = threading.Lock()  # the metrics collector reads from the scrape thread
+        self._lock = threading.Lock()  # for readers on other threads (none in the daemon)
         self._seq = itertools.count(1)
         self.listeners: list[Listener] = []
 
