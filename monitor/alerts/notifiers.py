@@ -9,13 +9,14 @@ dropped and counted).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -27,6 +28,22 @@ log = logging.getLogger("monitor.alerts")
 ATTEMPTS = 4
 BACKOFF = 0.5  # seconds before the first retry; doubles each time
 RESULTS = ("sent", "failed", "dropped")
+DRAIN = 2.0  # seconds a closing notifier spends delivering what is queued
+
+RETRIED_4XX = (408, 429)  # a timeout or a rate limit: worth another try
+
+
+def _worth_retrying(status: int) -> bool:
+    """A 4xx answer says the request itself is wrong (bad URL, token, payload): sending it
+    again cannot help, except after a timeout or a rate limit."""
+    return not 400 <= status < 500 or status in RETRIED_4XX
+
+
+class Failure(NamedTuple):
+    problem: str
+    retry: bool
+
+
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert in webhooks
 
 
@@ -68,7 +85,7 @@ class LogNotifier:
             )
             self._counter.labels(self.name, "sent").inc()
 
-    async def close(self) -> None:
+    async def close(self, drain: float = DRAIN) -> None:
         return None
 
 
@@ -115,27 +132,33 @@ class QueuedPoster:
     async def _work(self) -> None:
         while True:
             body = await self._queue.get()
-            ok = await self._deliver(body)
-            self._counter.labels(self.name, "sent" if ok else "failed").inc()
+            try:
+                ok = await self._deliver(body)
+                self._counter.labels(self.name, "sent" if ok else "failed").inc()
+            finally:
+                self._queue.task_done()
 
     async def _deliver(self, body: bytes) -> bool:
         for attempt in range(ATTEMPTS):
-            problem = await self._try(body)
-            if problem is None:
+            failure = await self._try(body)
+            if failure is None:
                 return True
+            final = attempt == ATTEMPTS - 1 or not failure.retry
             log.warning(
-                "%s: POST %s failed (attempt %d of %d): %s",
+                "%s: POST %s failed (attempt %d of %d%s): %s",
                 self.name,
                 self.url,
                 attempt + 1,
                 ATTEMPTS,
-                problem,
+                ", not retried" if final and attempt < ATTEMPTS - 1 else "",
+                failure.problem,
             )
-            if attempt < ATTEMPTS - 1:
-                await asyncio.sleep(BACKOFF * 2**attempt)
+            if final:
+                return False
+            await asyncio.sleep(BACKOFF * 2**attempt)
         return False
 
-    async def _try(self, body: bytes) -> str | None:
+    async def _try(self, body: bytes) -> Failure | None:
         assert self._session is not None
         headers = dict(self._headers)
         if self._secret:
@@ -145,16 +168,24 @@ class QueuedPoster:
             async with self._session.post(self.url, data=body, headers=headers) as resp:
                 if resp.status < 300:
                     return None
-                return f"{resp.status} {resp.reason}"
+                return Failure(f"{resp.status} {resp.reason}", _worth_retrying(resp.status))
         except TimeoutError:
-            return f"no answer within {self._timeout.total:g} s"
+            return Failure(f"no answer within {self._timeout.total:g} s", retry=True)
         except aiohttp.ClientError as exc:
-            return str(exc) or type(exc).__name__
+            return Failure(str(exc) or type(exc).__name__, retry=True)
 
-    async def close(self) -> None:
+    async def close(self, drain: float = DRAIN) -> None:
+        """Deliver what is queued (a resolve must not be lost to a reload or a stop) for at
+        most `drain` seconds; what is still queued then is counted dropped."""
         if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), drain)
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+            left = self._queue.qsize()
+            if left:
+                self._counter.labels(self.name, "dropped").inc(left)
+                log.warning("%s: %d notification(s) not delivered at close", self.name, left)
         if self._session is not None:
             await self._session.close()
 
@@ -210,8 +241,8 @@ class AlertmanagerNotifier:
             ]
         )
 
-    async def close(self) -> None:
-        await self._poster.close()
+    async def close(self, drain: float = DRAIN) -> None:
+        await self._poster.close(drain)
 
 
 class WebhookNotifier:
@@ -273,8 +304,8 @@ class WebhookNotifier:
             "alerts": [{"status": note.status, **alert, "fingerprint": _fingerprint(labels)}],
         }
 
-    async def close(self) -> None:
-        await self._poster.close()
+    async def close(self, drain: float = DRAIN) -> None:
+        await self._poster.close(drain)
 
 
 def group_key(labels: Mapping[str, str]) -> str:

@@ -355,6 +355,47 @@ async def test_webhook_answered_500_then_200_delivers_the_alert_once() -> None:
     assert (counted(registry, "sent"), counted(registry, "failed")) == (1.0, 0.0)
 
 
+@pytest.mark.parametrize(("status", "tries"), [(400, 1), (404, 1), (429, 2), (408, 2)])
+async def test_a_4xx_answer_is_not_retried_unless_a_timeout_or_rate_limit(
+    status: int, tries: int
+) -> None:
+    picky = Receiver(statuses=[status])
+    await picky.start()
+    registry = Registry()
+    hook = a_webhook(picky.url, registry)
+    try:
+        hook.submit([a_notification()])
+        await delivered(picky, registry)
+    finally:
+        await hook.close()
+        await picky.close()
+    assert [d.status for d in picky.deliveries] == [status, 200][:tries]
+    assert (counted(registry, "sent"), counted(registry, "failed")) == (tries - 1, 2 - tries)
+
+
+async def test_closing_a_notifier_delivers_what_is_queued_first(receiver: Receiver) -> None:
+    registry = Registry()
+    hook = a_webhook(receiver.url, registry)
+    hook.submit([a_notification(), a_notification("resolved")])
+    await hook.close()  # at once: both are still queued or in flight
+    assert [d.json()["status"] for d in receiver.accepted()] == ["firing", "resolved"]
+    assert (counted(registry, "sent"), counted(registry, "dropped")) == (2.0, 0.0)
+
+
+async def test_what_a_closing_notifier_cannot_deliver_in_time_is_counted_dropped() -> None:
+    hanging = Receiver(hang=True)
+    await hanging.start()
+    registry = Registry()
+    hook = a_webhook(hanging.url, registry, timeout=5.0)
+    try:
+        hook.submit([a_notification(), a_notification("resolved")])
+        await hook.close(drain=0.2)
+    finally:
+        await hanging.close()
+    assert hanging.hung == 1  # the first was in flight; the second never left the queue
+    assert (counted(registry, "sent"), counted(registry, "dropped")) == (0.0, 1.0)
+
+
 # -- the webhook through the daemon ----------------------------------------------------------
 
 
