@@ -534,24 +534,32 @@ def test_validate_warns_when_a_timeout_is_longer_than_the_interval(
     assert "warning: targets[0] a:create_sync: timeout 25s is longer than the interval 10s" in err
 
 
+def http_side(port: int, operations: dict[str, Any], fields: dict[str, str] | None = None) -> Any:
+    """An HTTP side on a loopback port nothing answers on (the config is only loaded)."""
+    side = {"kind": "http", "base_url": f"http://127.0.0.1:{port}", "operations": operations}
+    return side if fields is None else {**side, "fields": fields}
+
+
+def user_calls(**create: Any) -> dict[str, Any]:
+    """create (with `create`'s keys), get and delete: the calls an Auth side needs."""
+    return {
+        "create": {"method": "POST", "path": "/u", "id_from": "$.id", **create},
+        "get": {"path": "/u/{id}"},
+        "delete": {"method": "DELETE", "path": "/u/{id}"},
+    }
+
+
+def http_errors(auth: dict[str, Any], backend: dict[str, Any]) -> list[str]:
+    return errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
+
+
+GET_USER = {"get_user": {"path": "/u/{id}"}}
+
+
 def test_an_unreadable_jsonpath_in_an_http_side_is_an_error_with_its_key() -> None:
-    auth = {
-        "kind": "http",
-        "base_url": "http://127.0.0.1:1",
-        "operations": {
-            "create": {"method": "POST", "path": "/u", "id_from": "id"},
-            "get": {"path": "/u/{id}"},
-            "delete": {"method": "DELETE", "path": "/u/{id}"},
-        },
-        "fields": {"email": "$.email", "display_name": "$.a[?(@.x)]"},
-    }
-    backend = {
-        "kind": "http",
-        "base_url": "http://127.0.0.1:2",
-        "operations": {"get_user": {"path": "/u/{id}"}},
-    }
-    errors = errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
-    assert errors == [
+    fields = {"email": "$.email", "display_name": "$.a[?(@.x)]"}
+    auth = http_side(1, user_calls(id_from="id"), fields)
+    assert http_errors(auth, http_side(2, GET_USER)) == [
         "targets[0].auth.fields.display_name: JSONPath '$.a[?(@.x)]': unsupported syntax "
         "at '[?(@.x)]'",
         "targets[0].auth.operations.create.id_from: JSONPath 'id' must start with $",
@@ -559,30 +567,12 @@ def test_an_unreadable_jsonpath_in_an_http_side_is_an_error_with_its_key() -> No
 
 
 def test_a_template_placeholder_its_call_cannot_fill_is_an_error_with_its_key() -> None:
-    auth = {
-        "kind": "http",
-        "base_url": "http://127.0.0.1:1",
-        "operations": {
-            "create": {
-                "method": "POST",
-                "path": "/u",
-                "body": {"mail": "{emial}", "name": "{display_name}", "all": "{fields}"},
-                "id_from": "$.id",
-            },
-            "get": {"path": "/u/{user_id}"},
-            "delete": {"method": "DELETE", "path": "/u/{id}"},
-            "list": {"path": "/u?suffix={email_suffix}&domain={synthetic_domain}"},
-        },
-        "fields": {"email": "$.email", "display_name": "$.name"},
-    }
-    backend = {
-        "kind": "http",
-        "base_url": "http://127.0.0.1:2",
-        "operations": {"get_user": {"path": "/u/{id}/{display_name}"}},
-        "fields": {"email": "$.email", "display_name": "$.name"},
-    }
-    errors = errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
-    assert errors == [
+    fields = {"email": "$.email", "display_name": "$.name"}
+    calls = user_calls(body={"mail": "{emial}", "name": "{display_name}", "all": "{fields}"})
+    calls["get"] = {"path": "/u/{user_id}"}
+    calls["list"] = {"path": "/u?suffix={email_suffix}&domain={synthetic_domain}"}
+    backend = http_side(2, {"get_user": {"path": "/u/{id}/{display_name}"}}, fields)
+    assert http_errors(http_side(1, calls, fields), backend) == [
         "targets[0].auth.operations.create.body: placeholder {emial} has no value in create "
         "(it has: email, display_name, fields)",
         "targets[0].auth.operations.get.path: placeholder {user_id} has no value in get "
@@ -593,23 +583,8 @@ def test_a_template_placeholder_its_call_cannot_fill_is_an_error_with_its_key() 
 
 
 def test_a_field_only_one_side_maps_is_no_placeholder_value() -> None:
-    auth = {
-        "kind": "http",
-        "base_url": "http://127.0.0.1:1",
-        "operations": {
-            "create": {"method": "POST", "path": "/u", "body": {"t": "{tier}"}, "id_from": "$.id"},
-            "get": {"path": "/u/{id}"},
-            "delete": {"method": "DELETE", "path": "/u/{id}"},
-        },
-        "fields": {"email": "$.email", "tier": "$.tier"},
-    }
-    backend = {
-        "kind": "http",
-        "base_url": "http://127.0.0.1:2",
-        "operations": {"get_user": {"path": "/u/{id}"}},
-    }
-    errors = errors_of(doc(targets=[{"name": "h", "auth": auth, "backend": backend}]))
-    assert errors == [
+    auth = http_side(1, user_calls(body={"t": "{tier}"}), {"email": "$.email", "tier": "$.tier"})
+    assert http_errors(auth, http_side(2, GET_USER)) == [
         "targets[0].auth.operations.create.body: placeholder {tier} has no value in create "
         "(it has: email, fields)"
     ]
