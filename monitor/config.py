@@ -192,7 +192,13 @@ class ServerConfig(Strict):
     listen: str = Field("0.0.0.0:9465", description="host:port to serve on")
     external_url: str | None = Field(None, description="URL users reach the server at")
     admin_token: SecretStr | None = Field(None, description="bearer token for POST /-/reload")
-    history: int = Field(100, ge=1, le=10_000, description="recent results kept per probe")
+    history: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="recent results kept per target × probe, compressed (about 230 bytes "
+        "each: 1000 jobs × 100 take about 22 MB)",
+    )
 
 
 class Config(Strict):
