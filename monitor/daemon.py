@@ -250,7 +250,7 @@ class Daemon:
             await self.alerts.reconfigure(new.alerts, self.external_url(new))
             self.config = new
             self._reload_succeeded()
-            log.info("reloaded: %s", changes.as_dict())
+            log.info("reloaded: %s", changes.summary())
             return ReloadOutcome(True, changes, notes=notes)
 
     def _restart_notes(self, new: Config) -> list[str]:

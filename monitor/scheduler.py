@@ -78,6 +78,23 @@ class Changes:
             "unchanged": self.unchanged,
         }
 
+    def summary(self, most: int = 5) -> str:
+        """One log line's worth: counts, and the first few job ids of each kind."""
+        parts = []
+        for kind, jobs in (
+            ("added", self.added),
+            ("removed", self.removed),
+            ("changed", self.changed),
+        ):
+            if jobs:
+                shown = ", ".join(jobs[:most]) + (
+                    f" and {len(jobs) - most} more" if len(jobs) > most else ""
+                )
+                parts.append(f"{len(jobs)} {kind} ({shown})")
+            else:
+                parts.append(f"0 {kind}")
+        return f"{'; '.join(parts)}; {self.unchanged} unchanged"
+
 
 def target_fingerprint(target: TargetConfig) -> str:
     return json.dumps(target.model_dump(mode="json", exclude={"probes"}), sort_keys=True)
