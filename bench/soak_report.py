@@ -19,7 +19,6 @@ RSS_AIM_MB = 5.0  # growth over the fitted window
 DEFAULT_HISTORY = 100  # server.history when the config leaves it out
 STAMP = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
 SERVING = re.compile(STAMP + r"\S+ +monitor\.daemon: serving on", re.MULTILINE)
-RESULT = re.compile(STAMP + r"\S+ +monitor\.results: \S+ (?:pass|fail|error) in ", re.MULTILINE)
 SKIPPED = re.compile(r" monitor\.results: skipped ")
 CLEANUP_TIMED_OUT = re.compile(STAMP + r".* cleanup of \S+ on \S+ failed: timed out", re.MULTILINE)
 CLEANUP_FAILED = re.compile(r"cleanup of \S+ on \S+ failed: (timed out|auth\.delete)")
@@ -28,25 +27,6 @@ TIMED_OUT = re.compile(r" monitor\.results: \S+ error in \S+ s error timed out")
 
 def log_time(stamp: str) -> float:
     return dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
-
-
-def runs_from_log(log: str, samples: Sequence[dict[str, Any]]) -> list[float]:
-    """Completed runs by each sample, from the daemon's one log line per result.
-
-    `consistency_probe_runs_total` restarts at 0 for a target a reload rebuilds, so its
-    sum is no count of runs; the log is. Sample times are counted from the `serving on`
-    line, which the bench waits for before its first sample.
-    """
-    found = SERVING.search(log)
-    assert found is not None, "no `serving on` line in the daemon's log"
-    start = log_time(found.group(1))
-    times = sorted(log_time(m.group(1)) - start for m in RESULT.finditer(log))
-    counts, i = [], 0
-    for sample in samples:
-        while i < len(times) and times[i] <= sample["t"]:
-            i += 1
-        counts.append(float(i))
-    return counts
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -103,10 +83,8 @@ def summarize(
     log: str | None = None,
 ) -> dict[str, Any]:
     fit = min(args.fit * 60, samples[-1]["t"] - samples[0]["t"])
-    if log is not None:
-        for sample, runs in zip(samples, runs_from_log(log, samples), strict=True):
-            sample.setdefault("runs_counter", sample["runs"])
-            sample["runs"] = runs
+    for sample in samples:  # a run before a soak of older code re-counted runs from its log
+        sample["runs"] = sample.get("runs_counter", sample["runs"])
     first, last = samples[0], samples[-1]
     runs = last["runs"] - first["runs"]
     cpu = last["cpu"] - first["cpu"]
@@ -310,10 +288,10 @@ stop covers the whole soak for them; the other targets are rebuilt when their mi
 changes, and the count covers each since its last rebuild.
 
 **Reading the RSS.** Part of the growth is expected and bounded: the history ring keeps
-{r["history"]} results per job (about 2.1 KB each) and, at {r["interval"]}, fills in about
-{r["ring_minutes"]:.0f} minutes for the jobs whose target is never rebuilt; a rebuilt
-target's jobs start an empty ring. The simulator's own bookkeeping also lives in the
-daemon here (`python -m bench memory` shows what grows, reload by reload).
+{r["history"]} results per job, compressed (about 230 B each, `python -m bench memory`),
+and at {r["interval"]} fills in about {r["ring_minutes"]:.0f} minutes; a reload that
+rebuilds a target keeps its jobs' rings and counters. The simulator's own bookkeeping
+(each world's ground truth, at most 500 records) also lives in the daemon here.
 
 Load during the run (1-min loadavg, 2 cores shared with other engineers' test suites):
 median {r["load1_median"]:.2f}, range {r["load1_range"][0]:.2f}-{r["load1_range"][1]:.2f}.
