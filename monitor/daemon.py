@@ -106,9 +106,8 @@ class Daemon:
         self.clock = clock
         self._runner: web.AppRunner | None = None
         self.registry = Registry()
-        self.metrics = Metrics(
-            self.registry, deadlines=config_deadlines(config), shard=str(shard or "none")
-        )
+        self._bounds = config_deadlines(config)  # the sync-latency buckets, fixed at start
+        self.metrics = Metrics(self.registry, deadlines=self._bounds, shard=str(shard or "none"))
         self.recorder = Recorder(self.metrics, history=config.server.history)
         self.registry.register(LastRunCollector(self.recorder))
         self.scheduler = ProbeScheduler(self.recorder, self._make_target, clock)
@@ -242,6 +241,7 @@ class Daemon:
                 new = load_config(self.config_path)
             except ConfigError as exc:
                 return self._reload_failed(exc)
+            await asyncio.sleep(0)  # parsing a large file took a while: let probes read
             notes = self._restart_notes(new)
             changes = await self.scheduler.apply(self._mine(new))
             if self.janitor is not None:
@@ -257,7 +257,7 @@ class Daemon:
         notes = []
         if new.server.listen != self.config.server.listen:
             notes.append("server.listen changed: it takes effect after a restart")
-        if not config_deadlines(new) <= config_deadlines(self.config):
+        if not config_deadlines(new) <= self._bounds:
             notes.append("new deadlines: sync-latency histogram bounds follow after a restart")
         for note in notes:
             log.warning("reload: %s", note)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -56,7 +57,7 @@ class JobSpec:
     def id(self) -> str:
         return job_id(self.target, self.probe)
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         return json.dumps([asdict(self.settings), self.target_fingerprint], sort_keys=True)
 
@@ -94,6 +95,16 @@ class Changes:
             else:
                 parts.append(f"0 {kind}")
         return f"{'; '.join(parts)}; {self.unchanged} unchanged"
+
+
+BATCH = 25  # jobs (re)scheduled between two turns the event loop gets during a reload
+
+
+async def _breathe(n: int) -> None:
+    """Let the running probes have the loop now and then: rescheduling a thousand jobs at
+    once held it for over 100 ms, and every wait in flight would have read that late."""
+    if n % BATCH == 0:
+        await asyncio.sleep(0)
 
 
 def target_fingerprint(target: TargetConfig) -> str:
@@ -153,11 +164,13 @@ class ProbeScheduler:
         """Make the job set match the config; unchanged jobs keep their schedule."""
         wanted = job_specs(config)
         changes = Changes()
-        stale_targets = self._stale_targets(config)
-        for jid in [j for j in self._specs if j not in wanted]:
+        stale_targets = self._stale_targets(wanted)
+        await asyncio.sleep(0)
+        for n, jid in enumerate([j for j in self._specs if j not in wanted], start=1):
             self._remove(jid)
             changes.removed.append(jid)
-        for jid, spec in wanted.items():
+            await _breathe(n)
+        for n, (jid, spec) in enumerate(wanted.items(), start=1):
             old = self._specs.get(jid)
             if old is not None and old.fingerprint == spec.fingerprint:
                 changes.unchanged += 1
@@ -166,18 +179,17 @@ class ProbeScheduler:
                 self._unschedule(jid)
             self._add(spec, config.target(spec.target))
             (changes.changed if old is not None else changes.added).append(jid)
+            await _breathe(n)
         await self._retire(stale_targets)
         return changes
 
-    def _stale_targets(self, config: Config) -> list[Target]:
+    def _stale_targets(self, wanted: dict[str, JobSpec]) -> list[Target]:
         """Live targets whose config changed or that were removed: they get rebuilt."""
-        fingerprints = {t.name: target_fingerprint(t) for t in config.targets}
+        fingerprints = {s.target: s.target_fingerprint for s in wanted.values()}
+        running = {s.target: s.target_fingerprint for s in self._specs.values()}
         stale = []
         for name in list(self._targets):
-            current = next(
-                (s.target_fingerprint for s in self._specs.values() if s.target == name), None
-            )
-            if fingerprints.get(name) != current:
+            if fingerprints.get(name) != running.get(name):
                 stale.append(self._targets.pop(name))
                 self._slots.pop(name, None)
         return stale
