@@ -73,6 +73,9 @@ class Silence:
 class EngineState:
     jobs: Mapping[JobKey, JobView] = field(default_factory=dict)
     alerts: Mapping[Key, Alert] = field(default_factory=dict)
+    # which alerts each job has: a result moves its own job's alerts without a walk
+    # over every alert (hundreds are active when many targets fail at once)
+    by_job: Mapping[JobKey, frozenset[Key]] = field(default_factory=dict)
 
 
 def with_jobs(
@@ -113,20 +116,32 @@ def evaluate(
     result, the cost does not grow with the number of jobs (the timer moves them all).
     """
     notes: list[Notification] = []
-    current: dict[Key, Alert] = {}
-    jobs: Iterable[JobView] = state.jobs.values()
-    if only is not None:
+    if only is None:
+        current: dict[Key, Alert] = {}
+        by_job: dict[JobKey, frozenset[Key]] = {}
+        jobs: Iterable[JobView] = state.jobs.values()
+        gone = set(state.alerts)
+    else:
+        current, by_job = dict(state.alerts), dict(state.by_job)
         jobs = [state.jobs[only]] if only in state.jobs else []
-        current = {k: a for k, a in state.alerts.items() if _job_of(a) != only}
+        gone = set(by_job.pop(only, frozenset()))
+        for key in gone:
+            del current[key]
     for job in jobs:
+        keys = set()
         for cond in conditions(job, rules, now):
             alert = _step(state.alerts, job, cond, now, rules, silences, external_url, notes)
             current[alert.key] = alert
-    for key, old in state.alerts.items():
-        if key not in current and old.state == "firing":
+            keys.add(alert.key)
+        gone -= keys
+        if keys:
+            by_job[(job.target, job.probe)] = frozenset(keys)
+    for key in sorted(gone):
+        old = state.alerts[key]
+        if old.state == "firing":
             muted = not old.notified or _muted(old.labels, silences, now)
             notes.append(Notification("resolved", old, now, muted))
-    return replace(state, alerts=current), notes
+    return replace(state, alerts=current, by_job=by_job), notes
 
 
 def _step(
@@ -179,10 +194,6 @@ _RULE_OF = {
 def _hold(rules: Rules, alertname: str) -> float:
     rule = getattr(rules, _RULE_OF[alertname])
     return float(rule.for_)
-
-
-def _job_of(alert: Alert) -> JobKey:
-    return alert.labels["target"], alert.labels["probe"]
 
 
 def _muted(labels: Mapping[str, str], silences: Sequence[Silence], now: float) -> bool:

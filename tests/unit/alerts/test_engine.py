@@ -264,3 +264,24 @@ def test_evaluating_an_unknown_job_changes_nothing() -> None:
     state = two_jobs_with_alerts()
     after, notes = evaluate(state, T0 + 30, only("inconsistency"), only=("gone", "create_sync"))
     assert (after.alerts, notes) == (state.alerts, [])
+
+
+def test_a_jobs_alerts_are_tracked_as_its_kinds_change() -> None:
+    rules = only("inconsistency")
+    state = two_jobs_with_alerts()
+    job = ("a", "create_sync")
+    stale = (Inconsistency("stale", "y"),)
+    result = ProbeResult("a", "create_sync", "fail", T0 + 30, 0.1, inconsistencies=stale)
+    state = observe(state, 3, result, rules)
+    state, notes = evaluate(state, T0 + 30, rules, only=job)
+    assert [(n.status, n.alert.labels["kind"]) for n in notes] == [
+        ("firing", "stale"),
+        ("resolved", "missing"),
+    ]
+    assert {dict(k)["kind"] for k in state.by_job[job]} == {"stale"}
+    assert {a.labels["target"] for a in state.alerts.values()} == {"a", "b"}
+    state, notes = evaluate(state, T0 + 31, rules)  # the timer: nothing resolves twice
+    assert notes == []
+    assert state.by_job[job] == frozenset(
+        a.key for a in state.alerts.values() if a.labels["target"] == "a"
+    )
