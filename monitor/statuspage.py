@@ -12,6 +12,7 @@ from monitor.report import found_cell, ms, syncs_cell
 from monitor.results import result_to_dict
 
 REFRESH_SECONDS = 10
+STRIP = 30  # recent results a row's strip shows: 1000 jobs × 100 cells was a 100k-cell page
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#fafafa}

@@ -14,7 +14,7 @@ from monitor.durations import parse_duration
 from monitor.exposition import Registry
 from monitor.recorder import Recorded
 from monitor.scrape import chunks, negotiate
-from monitor.statuspage import render_detail, render_status
+from monitor.statuspage import STRIP, render_detail, render_status
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -86,7 +86,7 @@ async def api_status(request: web.Request) -> web.Response:
 
 
 async def status_page(request: web.Request) -> web.Response:
-    html = render_status(state_of(request).status(detail=False))
+    html = render_status(state_of(request).status(history=STRIP, detail=False))
     return web.Response(text=html, content_type="text/html")
 
 
