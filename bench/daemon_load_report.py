@@ -119,8 +119,8 @@ def render(r: dict[str, Any]) -> str:
         if not args["quick"] and args[flag] != default:
             flags += f" --{flag.replace('_', '-')} {args[flag]:g}"
     flags += f" --name {args['name']}" if args["name"] != "daemon-load" else ""
-    short = args["name"] != "daemon-load"
-    title = f"Daemon load, short run (`{args['name']}`)" if short else "Daemon load"
+    named = args["name"] != "daemon-load"
+    title = f"Daemon load (`{args['name']}`)" if named else "Daemon load"
     runs = f"{len(windows)} runs, each a fresh daemon" if len(windows) > 1 else "One run"
     return f"""## {title}
 
