@@ -161,10 +161,17 @@ class ProbeScheduler:
     # -- applying a config ------------------------------------------------------------
 
     async def apply(self, config: Config) -> Changes:
-        """Make the job set match the config; unchanged jobs keep their schedule."""
+        """Make the job set match the config; unchanged jobs keep their schedule.
+
+        The loop gets turns while jobs are rescheduled, so a job not yet handled may run
+        meanwhile: a target is swapped for its rebuilt self in the same step that
+        reschedules its first job, and dropped only after its last job is gone, so every
+        scheduled job always finds one.
+        """
         wanted = job_specs(config)
         changes = Changes()
-        stale_targets = self._stale_targets(wanted)
+        stale = self._stale_names(wanted)
+        retired: list[Target] = []
         await asyncio.sleep(0)
         for n, jid in enumerate([j for j in self._specs if j not in wanted], start=1):
             self._remove(jid)
@@ -177,22 +184,27 @@ class ProbeScheduler:
                 continue
             if old is not None:  # its counters and history carry on: same target × probe
                 self._unschedule(jid)
+            if spec.target in stale:
+                stale.discard(spec.target)
+                retired += self._drop_target(spec.target)
             self._add(spec, config.target(spec.target))
             (changes.changed if old is not None else changes.added).append(jid)
             await _breathe(n)
-        await self._retire(stale_targets)
+        for name in stale:  # removed targets: their jobs are gone by now
+            retired += self._drop_target(name)
+        await self._retire(retired)
         return changes
 
-    def _stale_targets(self, wanted: dict[str, JobSpec]) -> list[Target]:
+    def _stale_names(self, wanted: dict[str, JobSpec]) -> set[str]:
         """Live targets whose config changed or that were removed: they get rebuilt."""
         fingerprints = {s.target: s.target_fingerprint for s in wanted.values()}
         running = {s.target: s.target_fingerprint for s in self._specs.values()}
-        stale = []
-        for name in list(self._targets):
-            if fingerprints.get(name) != running.get(name):
-                stale.append(self._targets.pop(name))
-                self._slots.pop(name, None)
-        return stale
+        return {name for name in self._targets if fingerprints.get(name) != running.get(name)}
+
+    def _drop_target(self, name: str) -> list[Target]:
+        self._slots.pop(name, None)
+        target = self._targets.pop(name, None)
+        return [target] if target is not None else []
 
     async def _retire(self, targets: list[Target]) -> None:
         """Close replaced targets once the runs they have in flight are done."""

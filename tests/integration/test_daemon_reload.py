@@ -8,7 +8,9 @@ The reload turns BEFORE into AFTER: `create_sync` and `transaction` unchanged,
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,9 +34,12 @@ from support.monitor_daemon import (
 )
 from support.waiting import eventually
 
+from monitor.probes import PROBE_NAMES
+
 pytestmark = pytest.mark.integration
 
 TOKEN = "test-admin-token"
+EVERY_SECOND = {"interval": "1s"}
 SERVER = {"admin_token": TOKEN}
 BEFORE = {
     "create_sync": {"interval": "1h", "jitter": "30m"},
@@ -293,3 +298,34 @@ async def test_a_changed_job_keeps_its_counters_and_history(tmp_path: Path) -> N
     assert (status, json.loads(body)["changes"]["changed"]) == (200, ["sim:transaction"])
     assert after.value(runs, target="sim", probe="transaction", outcome="pass") >= before
     assert [h["seq"] for h in history][: len(seqs)] == seqs
+
+
+async def test_reloads_that_rebuild_every_target_never_leave_a_job_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload gives the loop turns while it reschedules; jobs that fire meanwhile must
+    find a target (the old one, or its rebuilt self), never none."""
+
+    def with_delay(ms: int) -> Path:
+        targets = [
+            sim_target(
+                f"t{i}", probes={p: {"interval": "1s"} for p in PROBE_NAMES}, sync_delay=f"{ms}ms"
+            )
+            for i in range(12)
+        ]
+        return write_config(tmp_path / "monitor.yaml", monitor_config(*targets, server=SERVER))
+
+    path = with_delay(5)
+    async with (
+        running_daemon(path, tmp_path / "state") as daemon,
+        aiohttp.ClientSession() as http,
+    ):
+        url = base_url(daemon.address)
+        await every_job_ran(http, url)
+        for round_ in range(10):
+            with_delay(6 + round_ % 2)  # every target changes: all rebuilt
+            status, _ = await post_reload(http, url, token=TOKEN)
+            assert status == 200
+            await asyncio.sleep(0.3)
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == []
