@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +21,7 @@ from support.alertmanager import running_alertmanager, webhook_config
 from support.components import require_binary
 from support.monitor_daemon import Scrape, monitor_config, running_daemon, sim_target, write_config
 from support.receiver import Receiver
-from support.waiting import eventually
+from support.waiting import eventually, polled
 
 from monitor.alerts import notifiers
 from monitor.alerts.engine import Alert, Notification
@@ -167,15 +167,6 @@ async def api(
 def firing(daemon: Daemon, labels: Mapping[str, str]) -> list[Alert]:
     """The daemon's pending and firing alerts with these labels."""
     return [a for a in daemon.alerts.alerts() if labels.items() <= a.labels.items()]
-
-
-def polled(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
-    """A synchronous read, in the form `eventually` polls."""
-
-    async def value() -> T:
-        return read()
-
-    return value
 
 
 def shape(value: Any) -> Any:

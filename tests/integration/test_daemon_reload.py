@@ -9,6 +9,7 @@ The reload turns BEFORE into AFTER: `create_sync` and `transaction` unchanged,
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import signal
@@ -32,7 +33,7 @@ from support.monitor_daemon import (
     sim_target,
     write_config,
 )
-from support.waiting import eventually
+from support.waiting import eventually, polled
 
 from monitor.probes import PROBE_NAMES
 
@@ -329,3 +330,55 @@ async def test_reloads_that_rebuild_every_target_never_leave_a_job_without_it(
             await asyncio.sleep(0.3)
     failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert failures == []
+
+
+SERVING_A_CONNECTION = "RequestHandler.start"  # aiohttp's, per open client connection
+
+
+def running_tasks() -> collections.Counter[str]:
+    """The tasks alive in this loop by coroutine: not the test's own, not those already
+    told to stop (a timer replaced at start-up), not the server's per-connection ones."""
+    mine = asyncio.current_task()
+    return collections.Counter(
+        name
+        for task in asyncio.all_tasks()
+        if task is not mine and not task.cancelling()
+        if (name := task.get_coro().__qualname__) != SERVING_A_CONNECTION
+    )
+
+
+async def test_reloads_that_rebuild_busy_targets_leave_no_task_behind(tmp_path: Path) -> None:
+    """Runs in flight, faults firing, every target rebuilt again and again: once nothing
+    runs any more, the daemon holds exactly the tasks it held before it ran anything."""
+
+    def write(interval: str, delay_ms: int, faults: dict[str, float] | None = None) -> Path:
+        probes = {name: {"interval": interval} for name in PROBE_NAMES}
+        targets = [
+            sim_target(f"t{i}", probes=probes, sync_delay=f"{delay_ms}ms", faults=faults)
+            for i in range(6)
+        ]
+        return write_config(tmp_path / "monitor.yaml", monitor_config(*targets, server=SERVER))
+
+    async def quiet(daemon: Any) -> collections.Counter[str]:
+        await eventually(
+            polled(lambda: daemon.scheduler.in_flight), lambda n: n == 0, within=15, what="no run"
+        )
+        return running_tasks()
+
+    path = write("1h", 5)
+    async with (
+        running_daemon(path, tmp_path / "state") as daemon,
+        aiohttp.ClientSession() as http,
+    ):
+        url = base_url(daemon.address)
+        before = await quiet(daemon)
+        for round_ in range(8):
+            write("1s", 5 + round_ % 2, {"drop_sync": 0.3, "auth_errors": 0.1, "skip_cascade": 0.3})
+            assert (await post_reload(http, url, token=TOKEN))[0] == 200
+            await asyncio.sleep(1.0)
+        write("1h", 5)
+        assert (await post_reload(http, url, token=TOKEN))[0] == 200
+        after = await eventually(
+            polled(running_tasks), lambda tasks: tasks == before, within=15, what=f"{before}"
+        )
+    assert after == before

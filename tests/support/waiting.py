@@ -46,3 +46,12 @@ def eventually_sync(
         time.sleep(every)
         value = probe()
     return value
+
+
+def polled(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A synchronous read, in the form `eventually` polls."""
+
+    async def value() -> T:
+        return read()
+
+    return value
