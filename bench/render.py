@@ -75,7 +75,9 @@ def daemon_metrics(targets: int, results: Sequence[ProbeResult]) -> tuple[Regist
     return registry, metrics
 
 
-class _WithoutCreated:
+class WithoutCreated:
+    """prometheus_client's metrics as the project exported them: no `_created` series."""
+
     def __init__(self, inner: pc.CollectorRegistry) -> None:
         self._inner = inner
 
@@ -92,7 +94,7 @@ def prometheus_client_twin(registry: Registry, metrics: Metrics) -> pc.Collector
     for metric in ours:
         _mirror(metric, own)
     twin = pc.CollectorRegistry()
-    twin.register(_WithoutCreated(own))
+    twin.register(WithoutCreated(own))
     for item in registry._items:  # the collectors: their collect() is what was rendered
         if not isinstance(item, Counter | Gauge | Histogram):
             twin.register(item)

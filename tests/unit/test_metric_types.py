@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import prometheus_client as pc
@@ -18,6 +18,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.render import WithoutCreated
 from monitor.exposition import Registry
 from monitor.metric_types import Counter, Gauge, Histogram
 from monitor.scrape import render
@@ -135,18 +136,6 @@ def test_misuse_is_refused_like_prometheus_client() -> None:
 
 
 # -- our render against prometheus_client's, on the same operations -------------------
-
-
-class WithoutCreated:
-    """prometheus_client's metrics as the project exported them: no `_created` series."""
-
-    def __init__(self, inner: pc.CollectorRegistry) -> None:
-        self._inner = inner
-
-    def collect(self) -> Iterator[Metric]:
-        for family in self._inner.collect():
-            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
-            yield family
 
 
 class Twins:
