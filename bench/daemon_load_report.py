@@ -115,13 +115,22 @@ def render(r: dict[str, Any]) -> str:
     m = machine()
     flags = " --quick" if args["quick"] else ""
     changed = (("minutes", 10.0), ("repeat", 3), ("scrape_every", 15.0), ("targets", 100))
+    changed_text = (("sizes", "10,100,300"),)
     for flag, default in changed:
         if not args["quick"] and args[flag] != default:
             flags += f" --{flag.replace('_', '-')} {args[flag]:g}"
+    for flag, text in changed_text:
+        if not args["quick"] and args[flag] != text:
+            flags += f" --{flag} {args[flag]}"
     flags += f" --name {args['name']}" if args["name"] != "daemon-load" else ""
     named = args["name"] != "daemon-load"
     title = f"Daemon load (`{args['name']}`)" if named else "Daemon load"
-    runs = f"{len(windows)} runs, each a fresh daemon" if len(windows) > 1 else "One run"
+    runs = (
+        f"{len(windows)} runs, each a fresh daemon: each figure is the median over the runs, "
+        "with (min-max); percentiles are over one run's scrapes."
+        if len(windows) > 1
+        else "One run; percentiles are over its scrapes."
+    )
     return f"""## {title}
 
 {args["targets"]} simulator targets × every probe (10) at 30 s (simulator 50 ms Auth
@@ -132,8 +141,7 @@ window: /metrics scraped every {every:g} s from the bench with Prometheus' heade
 byte), CPU and RSS read from `/proc/<pid>` at each scrape, loop lag from the daemon's
 own `consistency_event_loop_lag_seconds` histogram (sampled every 250 ms; the bucket
 bounds are 1, 2.5, 5, 10, 25, 50 ms …, so a percentile is "at most this bucket bound").
-{runs}: each figure is the median over the runs, with (min-max); percentiles are over
-one run's scrapes.
+{runs}
 
 | figure | aim | measured | |
 |---|---|---|---|
