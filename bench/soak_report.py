@@ -102,8 +102,6 @@ def summarize(
     log: str | None = None,
 ) -> dict[str, Any]:
     fit = min(args.fit * 60, samples[-1]["t"] - samples[0]["t"])
-    for sample in samples:  # a run before a soak of older code re-counted runs from its log
-        sample["runs"] = sample.get("runs_counter", sample["runs"])
     first, last = samples[0], samples[-1]
     runs = last["runs"] - first["runs"]
     cpu = last["cpu"] - first["cpu"]

@@ -45,7 +45,7 @@ def job_status(
     """
     kept = recorder.history(target, probe, history)
     last = recorder.last_run(target, probe)
-    latest = recorder.history(target, probe, 1)
+    latest = kept[-1:] or recorder.history(target, probe, 1)  # ?history=0 keeps none
     return {
         "target": target,
         "probe": probe,
