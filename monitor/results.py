@@ -64,7 +64,11 @@ class ProbeResult:
 
     @property
     def kinds(self) -> frozenset[str]:
-        return frozenset(i.kind for i in self.inconsistencies)
+        # one shared empty set: the alert rules keep the kinds of every job's recent runs
+        return frozenset(i.kind for i in self.inconsistencies) if self.inconsistencies else NO_KINDS
+
+
+NO_KINDS: frozenset[str] = frozenset()
 
 
 def outcome_of(inconsistencies: Iterable[Inconsistency], error: str | None) -> Outcome:

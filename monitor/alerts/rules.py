@@ -9,7 +9,7 @@ from monitor.alerts.config import Rules
 from monitor.results import ProbeResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the rules' window of them per job
 class Run:
     """What the rules need of one result."""
 

@@ -48,7 +48,7 @@ class Observation(Generic[T]):
     after: float = 0.0  # from the ack to the start of the last read that did not see it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # HISTORY of them per target and operation
 class Arrival:
     """When one change arrived, in seconds after its ack: after `after`, by `by`."""
 

@@ -53,7 +53,7 @@ Judge = Callable[[FaultRecord], bool]
 class GroundTruth:
     """Everything that really happened in the simulator, for scoring probes."""
 
-    limit: int = LIMIT  # records of each kind kept; the oldest go first
+    limit: int = LIMIT  # records of each kind kept, the oldest go first; 0 keeps nothing
     faults: deque[FaultRecord] = field(default_factory=deque)
     changes: dict[int, Visibility] = field(default_factory=dict)
     _cleaned: dict[str, None] = field(default_factory=dict)
@@ -62,6 +62,8 @@ class GroundTruth:
         self.faults = deque(self.faults, maxlen=self.limit)
 
     def emitted(self, seq: int, op: str, user_id: str, version: int, at: float) -> None:
+        if not self.limit:
+            return
         self.changes[seq] = Visibility(op, user_id, version, at)
         _trim(self.changes, self.limit)
 
@@ -85,6 +87,8 @@ class GroundTruth:
         version: int = 0,
         damage: dict[str, int] | None = None,
     ) -> None:
+        if not self.limit:
+            return
         record = FaultRecord(fault, user_id, operation, at, version, dict(damage or {}))
         record.during_cleanup = user_id in self._cleaned
         self.faults.append(record)
@@ -99,6 +103,8 @@ class GroundTruth:
     def cleanup_started(self, user_ids: Iterable[str], judge: Judge) -> None:
         """Judge the faults on these users as the probe's waits ended; later ones are
         `during_cleanup`."""
+        if not self.limit:
+            return
         ids = list(user_ids)
         self.judge(ids, judge)
         self._cleaned.update(dict.fromkeys(ids))

@@ -24,8 +24,9 @@ from monitor.targets.base import (
 )
 
 T = TypeVar("T")
-# The embedded simulator's ground truth serves only the judging of recent runs; keeping
-# little of it keeps a long-running daemon's memory and per-run work flat.
+# Ground truth serves only the judging of runs by tests and benchmarks: an in-process
+# world built for them keeps the most recent records, enough to judge recent runs and
+# flat in memory; the monitor's own (`build_target`) keeps none, as nothing reads it.
 EMBEDDED_TRUTH_LIMIT = 500
 
 
@@ -99,10 +100,17 @@ class SimBackendSide:
         self._world.close()
 
 
-def simulator_target(config: TargetConfig, *, clock: Clock, world: World | None = None) -> Target:
-    """A target backed by a fresh in-process world (or the one given, for tests)."""
+def simulator_target(
+    config: TargetConfig,
+    *,
+    clock: Clock,
+    world: World | None = None,
+    truth_limit: int = EMBEDDED_TRUTH_LIMIT,
+) -> Target:
+    """A target backed by a fresh in-process world (or the one given, for tests) keeping
+    `truth_limit` records of ground truth."""
     assert config.simulator is not None
-    world = world or World(config.simulator, truth_limit=EMBEDDED_TRUTH_LIMIT)
+    world = world or World(config.simulator, truth_limit=truth_limit)
     return Target(
         name=config.name,
         auth=GuardedAuth(

@@ -113,3 +113,36 @@ def test_a_result_larger_than_the_compression_window_reads_back() -> None:
     assert [e.as_dict() for e in history] == [
         result_to_dict(r) for r in (result(1), big, result(3))
     ]
+
+
+def test_results_deflated_together_in_blocks_read_back_and_are_found() -> None:
+    history = History(25)
+    originals = {seq: result(seq) for seq in range(1, 38)}  # three blocks sealed, seven open
+    originals[12] = result(12, outcome="fail", inconsistencies=(Inconsistency("stale", "x\ny"),))
+    for seq, original in originals.items():
+        history.append(seq, original)
+    kept = list(range(13, 38))
+    assert len(history) == 25
+    assert [e.seq for e in history] == kept  # a block's older half is held, not kept
+    assert [e.as_dict() for e in history] == [result_to_dict(originals[s]) for s in kept]
+    assert [e.seq for e in history.entries(9)] == kept[-9:]  # across a block's edge
+    for seq in (13, 20, 21, 30, 31, 37):
+        found = history.find(seq)
+        assert found is not None and found.as_dict() == result_to_dict(originals[seq])
+    assert history.find(12) is None  # held in its block, but no longer kept
+    history.resize(4)
+    history.resize(50)
+    assert [e.seq for e in history] == [34, 35, 36, 37]  # what a resize dropped stays gone
+    history.append(38, originals[37])
+    assert [e.seq for e in history] == [34, 35, 36, 37, 38]
+
+
+def test_a_block_costs_less_than_its_results_deflated_alone() -> None:
+    alone, blocked = History(9), History(10)  # nine stay open; a tenth seals a block
+    for seq in range(9):
+        alone.append(seq, result(seq))
+    for seq in range(10):
+        blocked.append(seq, result(seq))
+    assert len(alone._open) == 9 and not blocked._open and len(blocked._blocks) == 1
+    # one result more, in fewer bytes
+    assert len(blocked._blocks[0]) < sum(len(packed) for packed in alone._open)

@@ -93,3 +93,19 @@ def test_the_embedded_simulator_keeps_little_ground_truth() -> None:
     world = target.state["world"]
     assert world.truth.limit == EMBEDDED_TRUTH_LIMIT  # type: ignore[attr-defined]
     assert world.truth.faults.maxlen == EMBEDDED_TRUTH_LIMIT  # type: ignore[attr-defined]
+
+
+def test_the_monitors_own_simulator_keeps_no_ground_truth() -> None:
+    """Nothing in the monitor reads it: a daemon's worlds record no change and no fault."""
+    from monitor.config import ProbeSettings, TargetConfig
+    from monitor.runner import run_probe
+    from monitor.targets.build import build_target
+    from monitor.vtime import virtual_clock
+
+    config = TargetConfig(name="sim", simulator={"seed": 1, "faults": {"skip_cascade": 1}})
+    target = build_target(config, clock=virtual_clock())
+    result = run_virtual(run_probe(target, "delete_cascade", ProbeSettings()))
+    assert result.kinds == {"cascade"}  # the fault is caught all the same
+    world = target.state["world"]
+    assert world.truth.changes == {}  # type: ignore[attr-defined]
+    assert list(world.truth.faults) == []  # type: ignore[attr-defined]
