@@ -98,7 +98,7 @@ async def probe_run(target: Target, world: World, probe: str) -> Tally:
 def warm(target: Target, arrivals: int) -> bool:
     """Every operation's pacer has learned from `arrivals` syncs."""
     pacers = [target.state.get(f"pacer:{op}") for op in OPS]
-    return all(isinstance(p, Pacer) and len(p.history) >= arrivals for p in pacers)
+    return all(isinstance(p, Pacer) and len(p.arrivals()) >= arrivals for p in pacers)
 
 
 async def adaptive_world(index: int, seed: int, quota: int, warm_up: int) -> Tally:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from array import array
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -48,15 +48,6 @@ class Observation(Generic[T]):
     after: float = 0.0  # from the ack to the start of the last read that did not see it
 
 
-@dataclass(frozen=True, slots=True)  # HISTORY of them per target and operation
-class Arrival:
-    """When one change arrived, in seconds after its ack: after `after`, by `by`."""
-
-    after: float  # the start of the last read that missed it (a lower bound)
-    by: float  # the start of the read that saw it: the measured latency (an upper bound)
-    coarse: bool = False  # seen on the cold schedule, before any window was learned
-
-
 class Pacer:
     """The read schedule for one target and operation, learned from its recent arrivals.
 
@@ -67,13 +58,25 @@ class Pacer:
     read is censored (it came before the window, how long before is unknown): it is
     learned as a gap earlier, doubling while that repeats, so the window follows a
     system that speeds up within a few waits.
+
+    An arrival is two floats in flat arrays (a daemon keeps HISTORY of them for every
+    target and operation: as objects they were most of the collector's work).
     """
 
     def __init__(self) -> None:
-        self.history: deque[Arrival] = deque(maxlen=HISTORY)
+        # when each recent change arrived, in seconds after its ack, oldest first: after
+        # the start of the last read that missed it (a lower bound), by the start of the
+        # read that saw it (the measured latency, an upper bound)
+        self._after = array("d")
+        self._by = array("d")
+        self._coarse = 0  # how many of the oldest were seen on the cold schedule
         self._start = 0.0  # the current window's first read and gap, to tell censoring
         self._gap = MIN_GAP
         self._censored = 0  # censored arrivals in a row
+
+    def arrivals(self) -> list[tuple[float, float]]:
+        """(after, by) of the recent arrivals, oldest first."""
+        return list(zip(self._after, self._by, strict=True))
 
     def learn(self, latency: float, after: float | None = None) -> None:
         """A change seen `latency` after the ack; the last read that missed it began `after`
@@ -84,17 +87,24 @@ class Pacer:
             lower = max(after, latency - self._gap * 2 ** (self._censored - 1))
         else:
             self._censored = 0
-        self.history.append(Arrival(lower, latency, coarse=len(self.history) < LEARNED))
+        if len(self._by) < LEARNED:  # the first ones come before any window is learned
+            self._coarse += 1
+        if len(self._by) == HISTORY:
+            del self._after[0], self._by[0]
+            self._coarse = max(0, self._coarse - 1)
+        self._after.append(lower)
+        self._by.append(latency)
 
     def offsets(self) -> Iterator[float]:
         """Read times, in seconds after the acknowledgement."""
-        known = self._known()
-        if len(known) < LEARNED:
+        # the fine arrivals once there are enough of them, else all of them
+        fine = 0 if len(self._by) - self._coarse < LEARNED else self._coarse
+        if len(self._by) - fine < LEARNED:
             self._start, self._gap = 0.0, MIN_GAP
             yield 0.0
             yield from _backoff(MIN_GAP, MIN_GAP)
             return
-        at, until, gap = _window(known)
+        at, until, gap = _window(self._after[fine:], self._by[fine:])
         self._start, self._gap = at, gap
         yield 0.0
         while at < until:
@@ -102,17 +112,12 @@ class Pacer:
             at += gap
         yield from _backoff(at, gap * BACKOFF)
 
-    def _known(self) -> list[Arrival]:
-        """The fine arrivals once there are enough of them, else all of them."""
-        fine = [a for a in self.history if not a.coarse]
-        return fine if len(fine) >= LEARNED else list(self.history)
 
-
-def _window(known: list[Arrival]) -> tuple[float, float, float]:
+def _window(afters: Sequence[float], bys: Sequence[float]) -> tuple[float, float, float]:
     """The first dense read, where dense reads end, and the gap between them."""
-    n, k = len(known), len(known) // 50
-    lo = sorted(a.after for a in known)[k]
-    highs = sorted(a.by for a in known)
+    n, k = len(bys), len(bys) // 50
+    lo = sorted(afters)[k]
+    highs = sorted(bys)
     hi = highs[n - 1 - k]
     margin = max(0.002, 0.1 * statistics.median(highs))  # costs reads only when late
     return max(MIN_GAP, lo), hi + margin, max(MIN_GAP, (hi - lo) / DENSE_READS)

@@ -197,7 +197,7 @@ def test_a_converged_wait_teaches_the_pacer_its_latency() -> None:
 
     _, obs = virtual(wait_for(Change(visible_at=1.5), after=1.0, give_up=5.0, pacer=pacer))
 
-    assert [(a.after, a.by) for a in pacer.history] == [(obs.after, obs.seconds)]
+    assert pacer.arrivals() == [(obs.after, obs.seconds)]
 
 
 def test_with_a_learned_window_the_latency_is_accurate_to_a_dense_gap() -> None:
