@@ -128,6 +128,8 @@ def summarize_window(scrapes: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "minutes": span / 60,
         "scrapes": len(scrapes),
+        # seconds into the window, RSS and CPU seconds at each scrape: later stretches
+        "timeline": [(s["t"], s["rss"], s["cpu"]) for s in scrapes],
         "cpu_percent": 100 * (last["cpu"] - first["cpu"]) / span,
         "wakeups_per_second": (last["wakeups"] - first["wakeups"]) / span,
         "runs_per_second": (last["runs"] - first["runs"]) / span,
@@ -205,12 +207,15 @@ def main(argv: Sequence[str]) -> int:
         windows.append(one_window(args))
         print(f"window {run}/{args.repeat}: {json.dumps(windows[-1])}", flush=True)
     held, kept = bytes_per_result()
-    cost = statistics.median(wakeup_cost() for _ in range(5))
+    # calibrated at the daemon's own mean time between wake-ups
+    gap = 1 / statistics.median(w["wakeups_per_second"] for w in windows)
+    cost = statistics.median(wakeup_cost(gap) for _ in range(5))
     result = {
         "args": vars(args),
         "windows": windows,
         "bytes_per_result": {"objects": held, "history": kept},
         "wakeup_cost_seconds": cost,
+        "wakeup_gap_seconds": gap,
         "sizes": series_vs_size(args),
         "series": samples_per_target(args),
     }

@@ -98,7 +98,7 @@ def render(r: dict[str, Any]) -> str:
     held, kept = r["bytes_per_result"]["objects"], r["bytes_per_result"]["history"]
     jobs = 10 * args["targets"]
     full_ring = jobs * 100 * kept / 2**20
-    wake_cost = r["wakeup_cost_seconds"]
+    wake_cost, wake_gap = r["wakeup_cost_seconds"], r.get("wakeup_gap_seconds", 0.001)
     table = window_rows(windows, every, full_ring, wake_cost)
     rows = "\n".join("| " + " | ".join(row) + " |" for row in table)
     sizes = "\n".join(
@@ -158,9 +158,11 @@ bounds are 1, 2.5, 5, 10, 25, 50 ms …, so a percentile is "at most this bucket
 with 2 targets {series["two"]}: one target with all ten probes adds
 **{series["per_target"]} samples** (aim ≤ {SERIES_AIM}: {met}).
 
-**Reading it.** On this machine (a virtual machine) blocking in `epoll_wait` for 1 ms
-and waking costs {wake_cost * 1e6:.0f} µs of CPU in the kernel and hypervisor, before any
-Python runs (`bench.daemon_proc.wakeup_cost`: the median of 5 × 2000 waits); the daemon
+**Reading it.** On this machine (a virtual machine) blocking in `epoll_wait` for
+{wake_gap * 1e3:.1f} ms (the daemon's mean time between wake-ups) and waking costs
+{wake_cost * 1e6:.0f} µs of CPU in the kernel and hypervisor, before any Python runs
+(`bench.daemon_proc.wakeup_cost`: the median of 5 × 2 s of such waits; the cost grows
+with the wait, as a longer sleep leaves colder caches); the daemon
 wakes once per timer that is due alone (convergence reads, simulated latencies, sync
 deliveries), so that cost scales with the reads the accuracy aim needs. A scrape costs
 about {per_sample:.1f} µs per sample end to end at

@@ -161,14 +161,16 @@ def wakeups(pid: int) -> int:
     return total
 
 
-def wakeup_cost(count: int = 2000) -> float:
-    """CPU seconds one process spends per idle wait of 1 ms and wake-up on this machine
-    (the kernel's and the hypervisor's share of an event loop's iteration)."""
+def wakeup_cost(wait: float = 0.001, seconds: float = 2.0) -> float:
+    """CPU seconds one process spends per idle wait of `wait` seconds and wake-up on this
+    machine (the kernel's and the hypervisor's share of an event loop's iteration). It
+    grows with the wait: after a longer sleep the wake-up finds colder caches."""
     poller = select.epoll()
+    count = max(100, int(seconds / wait))
     try:
         started = time.process_time()
         for _ in range(count):
-            poller.poll(0.001)
+            poller.poll(wait)
         return (time.process_time() - started) / count
     finally:
         poller.close()
