@@ -67,6 +67,12 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--name", default="daemon-load", help="file stem under bench/results/")
     parser.add_argument("--context", default="", help="what else ran, for the report")
     parser.add_argument("--write", action="store_true", help="rewrite BENCHMARKS.md's section")
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="measure nothing: render bench/results/NAME.json again (with --write, into "
+        "BENCHMARKS.md)",
+    )
     args = parser.parse_args(list(argv))
     chosen = QUICK if args.quick else FULL
     for key, value in chosen.items():
@@ -201,6 +207,8 @@ def one_window(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str]) -> int:
     args = arguments(argv)
+    if args.from_results:
+        return report(json.loads((RESULTS / f"{args.name}.json").read_text()), args.write)
     RESULTS.mkdir(parents=True, exist_ok=True)
     windows = []
     for run in range(1, args.repeat + 1):
@@ -220,8 +228,12 @@ def main(argv: Sequence[str]) -> int:
         "series": samples_per_target(args),
     }
     Path(RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=1))
+    return report(result, args.write)
+
+
+def report(result: dict[str, Any], write: bool) -> int:
     text = daemon_load_report.render(result)
     print(text)
-    if args.write:
-        daemon_load_report.write(text, args.name)
+    if write:
+        daemon_load_report.write(text, result["args"]["name"])
     return 0
