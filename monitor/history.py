@@ -42,6 +42,23 @@ LEVEL, WINDOW_BITS, MEM_LEVEL = 6, -12, 4
 LONE = -1  # the index of a result deflated alone
 
 
+class _Bodies:
+    """The bodies in one packed block (or lone result), inflated once for every entry
+    read from it in one go."""
+
+    __slots__ = ("_bodies", "_packed", "_zdict")
+
+    def __init__(self, packed: bytes, zdict: bytes) -> None:
+        self._packed, self._zdict = packed, zdict
+        self._bodies: list[bytes] | None = None
+
+    def body(self, index: int) -> bytes:
+        if self._bodies is None:
+            headers = HEADER.size * (1 if index == LONE else BLOCK)
+            self._bodies = _inflate(self._packed[headers:], self._zdict).split(b"\n")
+        return self._bodies[max(index, 0)]
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One kept result: what the history strip shows, and the rest on demand."""
@@ -50,17 +67,12 @@ class Entry:
     outcome: Outcome
     started_at: float
     duration_seconds: float
-    _packed: bytes  # its block, or itself deflated alone
+    _bodies: _Bodies  # its block's, or its own when deflated alone
     _index: int  # its place in the block; LONE when alone
-    _zdict: bytes
 
     def as_dict(self) -> dict[str, Any]:
         """`result_to_dict` of the result, as it was recorded."""
-        headers = HEADER.size * (1 if self._index == LONE else BLOCK)
-        body = _inflate(self._packed[headers:], self._zdict)
-        if self._index != LONE:
-            body = body.split(b"\n")[self._index]
-        rest: dict[str, Any] = json.loads(body)
+        rest: dict[str, Any] = json.loads(self._bodies.body(self._index))
         # the header's fields as the serialiser writes them, in the serialiser's key order
         shape = dataclasses.replace(
             _SHAPE, started_at=self.started_at, duration_seconds=self.duration_seconds
@@ -119,9 +131,11 @@ class History:
         self._trim()
 
     def entries(self, last: int | None = None) -> list[Entry]:
-        """Oldest first; only the newest `last` when given."""
+        """Oldest first; only the newest `last` when given. Entries from one block share
+        its inflated bodies: reading them all inflates each block once."""
         count = len(self) if last is None else min(len(self), last)
-        return [self._entry(i) for i in range(len(self) - count, len(self))]
+        shared: dict[int, _Bodies] = {}
+        return [self._entry(i, shared) for i in range(len(self) - count, len(self))]
 
     def find(self, seq: int) -> Entry | None:
         if not self or not self._seq(0) <= seq <= self._seq(len(self) - 1):
@@ -156,10 +170,13 @@ class History:
         seq: int = HEADER.unpack_from(packed, offset)[0]
         return seq
 
-    def _entry(self, position: int) -> Entry:
+    def _entry(self, position: int, shared: dict[int, _Bodies] | None = None) -> Entry:
         packed, index, offset = self._locate(position)
         seq, outcome, started_at, duration = HEADER.unpack_from(packed, offset)
-        return Entry(seq, OUTCOMES[outcome], started_at, duration, packed, index, self._zdict)
+        shared = {} if shared is None else shared
+        if (bodies := shared.get(id(packed))) is None:
+            bodies = shared[id(packed)] = _Bodies(packed, self._zdict)
+        return Entry(seq, OUTCOMES[outcome], started_at, duration, bodies, index)
 
 
 def _deflate(data: bytes, zdict: bytes) -> bytes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from prometheus_client import CollectorRegistry
 
+import monitor.history
 from monitor.history import History
 from monitor.metrics import Metrics
 from monitor.recorder import Recorder
@@ -146,3 +148,22 @@ def test_a_block_costs_less_than_its_results_deflated_alone() -> None:
     assert len(alone._open) == 9 and not blocked._open and len(blocked._blocks) == 1
     # one result more, in fewer bytes
     assert len(blocked._blocks[0]) < sum(len(packed) for packed in alone._open)
+
+
+def test_reading_every_kept_result_inflates_each_block_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+
+    history = History(25)
+    for seq in range(1, 38):  # kept: 13-20 and 21-30 in two blocks, 31-37 alone
+        history.append(seq, result(seq))
+    inflated = []
+    real = monitor.history._inflate
+
+    def counting(data: bytes, zdict: bytes) -> bytes:
+        inflated.append(data)
+        return real(data, zdict)
+
+    monkeypatch.setattr(monitor.history, "_inflate", counting)
+    assert [e.as_dict() for e in history] == [result_to_dict(result(s)) for s in range(13, 38)]
+    assert len(inflated) == 2 + 7
