@@ -152,12 +152,21 @@ def summarize_window(scrapes: list[dict[str, Any]]) -> dict[str, Any]:
         "lag_p99_ms": 1000 * bucket_quantile(first["lag"], last["lag"], 0.99),
         "lag_p999_ms": 1000 * bucket_quantile(first["lag"], last["lag"], 0.999),
         "lag_mean_ms": 1000 * (last["lag_sum"] - first["lag_sum"]) / lag_n if lag_n else 0.0,
+        "lag_over_5ms": share_over(first["lag"], last["lag"], 0.005),
         "load1": (
             min(s["load1"] for s in scrapes),
             statistics.median(s["load1"] for s in scrapes),
             max(s["load1"] for s in scrapes),
         ),
     }
+
+
+def share_over(before: dict[float, float], after: dict[float, float], bound: float) -> float:
+    """The share of what was observed between the two scrapes that exceeded `bound` (one
+    of the histogram's bucket bounds)."""
+    total = after.get(float("inf"), 0.0) - before.get(float("inf"), 0.0)
+    within = after.get(bound, 0.0) - before.get(bound, 0.0)
+    return 1 - within / total if total else 0.0
 
 
 def scrape_times(daemon: Daemon, count: int) -> dict[str, Any]:
