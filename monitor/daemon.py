@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,14 @@ from monitor.metrics import LastRunCollector, Metrics, TasksCollector
 from monitor.recorder import Recorded, Recorder
 from monitor.scheduler import Changes, ProbeScheduler
 from monitor.sharding import Shard, select
-from monitor.status import alert_to_dict, iso, job_status, runtime, synthetic_users_left
+from monitor.status import (
+    alert_to_dict,
+    iso,
+    job_status,
+    job_status_json,
+    runtime,
+    synthetic_users_left,
+)
 from monitor.targets.base import Target
 from monitor.targets.build import build_target
 from monitor.web import make_app
@@ -301,9 +309,8 @@ class Daemon:
     def find_result(self, seq: int) -> Recorded | None:
         return self.recorder.find(seq)
 
-    def status(self, *, history: int | None = None, detail: bool = True) -> dict[str, Any]:
-        """Per target × probe: last result, last and next run, recent results (in full, or
-        without `detail` only what a history strip shows)."""
+    def status_head(self) -> dict[str, Any]:
+        """`/api/status` but its jobs: version, readiness, config, runtime."""
         ok, when = self._last_reload
         return {
             "version": __version__,
@@ -319,11 +326,22 @@ class Daemon:
                 **runtime(self._live_targets()),
                 "runs_in_flight": self.scheduler.in_flight,
             },
-            "jobs": [
-                job_status(self.recorder, self.scheduler, t, p, history, detail=detail)
-                for t, p in self.recorder.jobs()
-            ],
         }
+
+    def status_jobs(self) -> list[tuple[str, str]]:
+        """Every target × probe with a status, in order."""
+        return self.recorder.jobs()
+
+    def job_status(
+        self, target: str, probe: str, history: int | None, *, detail: bool = True
+    ) -> dict[str, Any]:
+        """Last result, last and next run, recent results (in full, or without `detail`
+        only what a history strip shows)."""
+        return job_status(self.recorder, self.scheduler, target, probe, history, detail=detail)
+
+    def job_status_json(self, target: str, probe: str, history: int | None) -> Iterator[str]:
+        """`job_status` in full, as JSON text in pieces."""
+        return job_status_json(self.recorder, self.scheduler, target, probe, history)
 
 
 async def serve(daemon: Daemon, *, grace: float) -> None:

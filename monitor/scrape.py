@@ -1,5 +1,6 @@
 """Answering a scrape: format and encoding as the scraper asks, the body rendered on the
-event loop in pieces, the loop given a turn every half millisecond or so.
+event loop in pieces, the loop given a turn every half millisecond or so. The status API
+and page stream their (much larger) bodies the same way: `paced`.
 
 Rendering in a thread instead would not spare the loop: the thread holds the GIL.
 Gzip (level 1) costs about a third of the rendering time and shrinks the body twentyfold
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.exposition import choose_encoder
@@ -75,18 +76,26 @@ class _Body:
         return chunk
 
 
-async def chunks(
+def chunks(
     registry: Registry,
     *,
     openmetrics: bool = False,
     gzip_level: int | None = None,
     budget: float = BUDGET,
 ) -> AsyncIterator[bytes]:
-    """The body in chunks of about `budget` seconds of rendering each; the loop gets a
-    turn after each, so probes and their latency timers are not held up by a scrape."""
+    """The exposition in chunks of about `budget` seconds of rendering each."""
+    return paced(registry.pieces(openmetrics=openmetrics), gzip_level=gzip_level, budget=budget)
+
+
+async def paced(
+    pieces: Iterable[str], *, gzip_level: int | None = None, budget: float = BUDGET
+) -> AsyncIterator[bytes]:
+    """A body in chunks of about `budget` seconds of work each (making the pieces is part
+    of it); the loop gets a turn after each, so probes and their latency timers are not
+    held up while a large body is made."""
     body = _Body(gzip_level)
     resume_at = time.perf_counter() + budget
-    for piece in registry.pieces(openmetrics=openmetrics):
+    for piece in pieces:
         body.add(piece)
         if time.perf_counter() >= resume_at:
             if chunk := body.take():

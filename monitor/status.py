@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,18 +44,47 @@ def job_status(
     Without `detail`, recent results are only what a history strip shows (seq, outcome,
     start), read without decompressing them.
     """
+    head, kept = _job(recorder, scheduler, target, probe, history)
+    return {**head, "history": [_full(e) if detail else _brief(e) for e in kept]}
+
+
+def job_status_json(
+    recorder: Recorder, scheduler: Scheduled, target: str, probe: str, history: int | None
+) -> Iterator[str]:
+    """`job_status` in full as JSON text, in pieces: each recent result is decoded only
+    when its piece is asked for."""
+    head, kept = _job(recorder, scheduler, target, probe, history)
+    return json_object(head, "history", ([json.dumps(_full(e))] for e in kept))
+
+
+def json_object(head: Mapping[str, Any], key: str, items: Iterable[Iterable[str]]) -> Iterator[str]:
+    """The JSON text of `{**head, key: [...]}` in pieces, each item of the list given as
+    pieces of its own JSON text: a large document made and sent a little at a time."""
+    text = json.dumps(head)
+    yield (text[:-1] + ", " if head else "{") + json.dumps(key) + ": ["
+    for index, item in enumerate(items):
+        if index:
+            yield ", "
+        yield from item
+    yield "]}"
+
+
+def _job(
+    recorder: Recorder, scheduler: Scheduled, target: str, probe: str, history: int | None
+) -> tuple[dict[str, Any], list[Entry]]:
+    """A job's status but its recent results, and those results as kept."""
     kept = recorder.history(target, probe, history)
     last = recorder.last_run(target, probe)
     latest = kept[-1:] or recorder.history(target, probe, 1)  # ?history=0 keeps none
-    return {
+    head = {
         "target": target,
         "probe": probe,
         "interval_seconds": last.interval if last else None,
         "last_run_timestamp": last.last_run if last else None,
         "next_run_timestamp": scheduler.next_run(target, probe),
         "last": _full(latest[-1]) if latest else None,
-        "history": [_full(e) if detail else _brief(e) for e in kept],
     }
+    return head, kept
 
 
 def _full(entry: Entry) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from html import escape
 from typing import Any
 
@@ -101,26 +101,35 @@ def _found_text(result: Mapping[str, Any]) -> str:
     return "; ".join(notes) or "-"
 
 
-def render_status(status: Mapping[str, Any], now: float | None = None) -> str:
-    """One row per target × probe: outcome, latency, last/next run, recent history."""
+def status_page(
+    head: Mapping[str, Any], jobs: Iterable[Mapping[str, Any]], count: int, now: float | None = None
+) -> Iterator[str]:
+    """The status page in pieces, a row per job as `jobs` yields it (made while sent)."""
     now = time.time() if now is None else now
-    jobs = status.get("jobs", [])
-    rows = "".join(_row(job, now) for job in jobs) or (
-        '<tr><td colspan="9">no probes configured</td></tr>'
-    )
-    ready = "ready" if status.get("ready") else "not ready"
+    ready = "ready" if head.get("ready") else "not ready"
     header = (
         "<tr><th>Target</th><th>Probe</th><th>Outcome</th><th>Sync latency</th>"
         "<th>Last run</th><th>Next run</th><th>History (oldest → newest)</th>"
         "<th>Found</th><th></th></tr>"
     )
     body = (
-        f'<h1>consistency-monitor</h1><div class="meta">version {escape(status.get("version", ""))}'
-        f" · {ready} · {len(jobs)} probes · refreshes every {REFRESH_SECONDS} s · "
+        f'<h1>consistency-monitor</h1><div class="meta">version {escape(head.get("version", ""))}'
+        f" · {ready} · {count} probes · refreshes every {REFRESH_SECONDS} s · "
         f'<a href="/metrics">metrics</a> · <a href="/api/status">status JSON</a></div>'
-        f"<table><thead>{header}</thead><tbody>{rows}</tbody></table>"
+        f"<table><thead>{header}</thead><tbody>{_ROWS}</tbody></table>"
     )
-    return _page("consistency-monitor", body, refresh=True)
+    before, after = _page("consistency-monitor", body, refresh=True).split(_ROWS)
+    yield before
+    empty = True
+    for job in jobs:
+        empty = False
+        yield _row(job, now)
+    if empty:
+        yield '<tr><td colspan="9">no probes configured</td></tr>'
+    yield after
+
+
+_ROWS = "\0rows\0"  # where the rows go in the page around them
 
 
 def render_detail(recorded: Recorded) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -13,8 +13,10 @@ from monitor.alerts.silences import SilenceStore, silence_to_dict
 from monitor.durations import parse_duration
 from monitor.exposition import Registry
 from monitor.recorder import Recorded
-from monitor.scrape import chunks, negotiate
-from monitor.statuspage import STRIP, render_detail, render_status
+from monitor.scrape import GZIP_LEVEL, chunks, gzip_accepted, negotiate, paced
+from monitor.status import json_object
+from monitor.statuspage import STRIP, render_detail
+from monitor.statuspage import status_page as status_page_pieces
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,7 +37,12 @@ class AppState(Protocol):
     @property
     def responsive(self) -> bool: ...
     def admin_token(self) -> str | None: ...
-    def status(self, *, history: int | None = None, detail: bool = True) -> dict[str, Any]: ...
+    def status_head(self) -> dict[str, Any]: ...
+    def status_jobs(self) -> list[tuple[str, str]]: ...
+    def job_status(
+        self, target: str, probe: str, history: int | None, *, detail: bool = True
+    ) -> dict[str, Any]: ...
+    def job_status_json(self, target: str, probe: str, history: int | None) -> Iterator[str]: ...
     def find_result(self, seq: int) -> Recorded | None: ...
     async def reload(self) -> ReloadOutcome: ...
     @property
@@ -77,17 +84,42 @@ async def readyz(request: web.Request) -> web.Response:
     return web.Response(status=503, text="not ready\n")
 
 
-async def api_status(request: web.Request) -> web.Response:
-    """`?history=N` limits the recent results per job (default: all kept)."""
+async def api_status(request: web.Request) -> web.StreamResponse:
+    """`?history=N` limits the recent results per job (default: all kept). At 1000 jobs
+    with 100 results each the document is ~80 MB: it is made and sent a job's result at a
+    time, so neither the event loop nor memory holds it all at once."""
     raw = request.query.get("history")
     if raw is not None and not raw.isdigit():
         raise web.HTTPBadRequest(text="history: expected a whole number\n")
-    return web.json_response(state_of(request).status(history=int(raw) if raw else None))
+    history, state = int(raw) if raw else None, state_of(request)
+    jobs = (state.job_status_json(t, p, history) for t, p in state.status_jobs())
+    pieces = json_object(state.status_head(), "jobs", jobs)
+    return await _stream(request, pieces, "application/json")
 
 
-async def status_page(request: web.Request) -> web.Response:
-    html = render_status(state_of(request).status(history=STRIP, detail=False))
-    return web.Response(text=html, content_type="text/html")
+async def status_page(request: web.Request) -> web.StreamResponse:
+    state = state_of(request)
+    keys = state.status_jobs()
+    jobs = (state.job_status(t, p, STRIP, detail=False) for t, p in keys)
+    return await _stream(
+        request, status_page_pieces(state.status_head(), jobs, len(keys)), "text/html"
+    )
+
+
+async def _stream(
+    request: web.Request, pieces: Iterable[str], content_type: str
+) -> web.StreamResponse:
+    """A large body made while it is sent, gzip-compressed when the client accepts it."""
+    headers = {"Content-Type": f"{content_type}; charset=utf-8", "Vary": "Accept-Encoding"}
+    level = GZIP_LEVEL if gzip_accepted(request.headers.get("Accept-Encoding", "")) else None
+    if level is not None:
+        headers["Content-Encoding"] = "gzip"
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    async for chunk in paced(pieces, gzip_level=level):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 def _recorded(request: web.Request) -> Recorded:

@@ -1,7 +1,9 @@
-"""The compressed history ring: what goes in comes out, newest kept, found by sequence."""
+"""The compressed history ring: what goes in comes out, newest kept, found by sequence; and
+a job's status made from it, whole or as JSON in pieces."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -12,7 +14,7 @@ from monitor.history import History
 from monitor.metrics import Metrics
 from monitor.recorder import Recorder
 from monitor.results import Inconsistency, ProbeResult, Step, Sync, result_to_dict
-from monitor.status import job_status
+from monitor.status import job_status, job_status_json, json_object
 
 STARTED = 1_714_564_800.123456
 
@@ -167,3 +169,28 @@ def test_reading_every_kept_result_inflates_each_block_once(
     monkeypatch.setattr(monitor.history, "_inflate", counting)
     assert [e.as_dict() for e in history] == [result_to_dict(result(s)) for s in range(13, 38)]
     assert len(inflated) == 2 + 7
+
+
+def test_a_jobs_status_as_json_pieces_is_its_status() -> None:
+    recorder = Recorder(Metrics(CollectorRegistry()), history=25)
+    recorder.add_job("shop", "update_propagation", interval=30.0, kinds=("stale",))
+    for n in range(30):
+        recorder.record(result(n))
+    for history in (None, 0, 1, 12):
+        pieces = list(
+            job_status_json(recorder, NoSchedule(), "shop", "update_propagation", history)
+        )
+        assert len(pieces) > (history if history is not None else 25)  # a piece per result
+        whole = job_status(recorder, NoSchedule(), "shop", "update_propagation", history)
+        assert json.loads("".join(pieces)) == whole
+
+
+@pytest.mark.parametrize(
+    ("head", "items"),
+    [({"a": 1, "b": [1, "x"]}, [{"c": None}, [], "é\n"]), ({}, []), ({"a": {"b": {}}}, [1])],
+)
+def test_json_object_in_pieces_is_the_whole_objects_json(
+    head: dict[str, object], items: list[object]
+) -> None:
+    pieces = json_object(head, "jobs", ([json.dumps(item)] for item in items))
+    assert json.loads("".join(pieces)) == {**head, "jobs": items}
