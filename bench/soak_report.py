@@ -312,10 +312,10 @@ stop covers the whole soak for them; the other targets are rebuilt when their mi
 changes, and the count covers each since its last rebuild.
 
 **Reading the RSS.** Part of the growth is expected and bounded: the history ring keeps
-{r["history"]} results per job, compressed (about 230 B each, `python -m bench memory`),
-and at {r["interval"]} fills in about {r["ring_minutes"]:.0f} minutes; a reload that
-rebuilds a target keeps its jobs' rings and counters. The simulator's own bookkeeping
-(each world's ground truth, at most 500 records) also lives in the daemon here.
+{r["history"]} results per job, compressed (about 85 B each, deflated ten at a time;
+`python -m bench memory`), and at {r["interval"]} fills in about {r["ring_minutes"]:.0f}
+minutes; a reload that rebuilds a target keeps its jobs' rings and counters. The
+monitor's simulated worlds keep no ground truth (nothing in the monitor reads it).
 
 Load during the run (1-min loadavg, 2 cores shared with other engineers' test suites):
 median {r["load1_median"]:.2f}, range {r["load1_range"][0]:.2f}-{r["load1_range"][1]:.2f}.
