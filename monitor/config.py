@@ -196,8 +196,8 @@ class ServerConfig(Strict):
         100,
         ge=1,
         le=10_000,
-        description="recent results kept per target × probe, compressed (about 230 bytes "
-        "each: 1000 jobs × 100 take about 22 MB)",
+        description="recent results kept per target × probe, compressed (about 85 bytes "
+        "each: 1000 jobs × 100 take about 9 MB)",
     )
 
 
