@@ -39,9 +39,10 @@ DEFAULTS = {
 }
 
 
-def bytes_per_result(rounds: int = 30) -> tuple[float, float]:
+def bytes_per_result(rounds: int = 100) -> tuple[float, float]:
     """Traced memory per ProbeResult (every probe, `rounds` times): held as objects, and
-    kept in the daemon's compressed history."""
+    kept in the daemon's compressed history (by default a full ring's worth, over which
+    the job's dictionary and its last, open block are shared)."""
     config = Config.model_validate({"targets": [{"name": "sim", "simulator": {"seed": 1}}]})
     target_config = config.targets[0]
 
