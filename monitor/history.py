@@ -170,10 +170,10 @@ class History:
         seq: int = HEADER.unpack_from(packed, offset)[0]
         return seq
 
-    def _entry(self, position: int, shared: dict[int, _Bodies] | None = None) -> Entry:
+    def _entry(self, position: int, shared: dict[int, _Bodies]) -> Entry:
+        """The kept result at `position`; `shared` holds the bodies of blocks read so far."""
         packed, index, offset = self._locate(position)
         seq, outcome, started_at, duration = HEADER.unpack_from(packed, offset)
-        shared = {} if shared is None else shared
         if (bodies := shared.get(id(packed))) is None:
             bodies = shared[id(packed)] = _Bodies(packed, self._zdict)
         return Entry(seq, OUTCOMES[outcome], started_at, duration, bodies, index)

@@ -39,10 +39,18 @@ def negotiate(headers: Mapping[str, str], *, gzip_level: int = GZIP_LEVEL) -> An
     content type); gzip when the scraper accepts it (Prometheus does)."""
     encoder, content_type = choose_encoder(headers.get("Accept", ""))
     openmetrics = getattr(encoder, "func", encoder) is openmetrics_latest
-    answer = {"Content-Type": content_type, "Vary": "Accept-Encoding"}
-    if not gzip_accepted(headers.get("Accept-Encoding", "")):
-        return Answer(openmetrics, None, answer)
-    return Answer(openmetrics, gzip_level, answer | {"Content-Encoding": "gzip"})
+    level, encoding = compression(headers, gzip_level=gzip_level)
+    return Answer(openmetrics, level, {"Content-Type": content_type, **encoding})
+
+
+def compression(
+    headers: Mapping[str, str], *, gzip_level: int = GZIP_LEVEL
+) -> tuple[int | None, dict[str, str]]:
+    """gzip when the client accepts it: the level (None: no compression) and the
+    response headers that say how the body is encoded."""
+    if gzip_accepted(headers.get("Accept-Encoding", "")):
+        return gzip_level, {"Vary": "Accept-Encoding", "Content-Encoding": "gzip"}
+    return None, {"Vary": "Accept-Encoding"}
 
 
 def gzip_accepted(accept_encoding: str) -> bool:

@@ -13,7 +13,7 @@ from monitor.alerts.silences import SilenceStore, silence_to_dict
 from monitor.durations import parse_duration
 from monitor.exposition import Registry
 from monitor.recorder import Recorded
-from monitor.scrape import GZIP_LEVEL, chunks, gzip_accepted, negotiate, paced
+from monitor.scrape import compression, negotiate, paced
 from monitor.status import json_object
 from monitor.statuspage import STRIP, render_detail
 from monitor.statuspage import status_page as status_page_pieces
@@ -61,15 +61,8 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus text format, or OpenMetrics when the scraper asks; gzip when accepted.
     Streamed as it renders, in pieces, on the loop (a thread would hold the GIL as long)."""
     answer = negotiate(request.headers)
-    response = web.StreamResponse(headers=answer.headers)
-    await response.prepare(request)
-    registry = state_of(request).registry
-    async for chunk in chunks(
-        registry, openmetrics=answer.openmetrics, gzip_level=answer.gzip_level
-    ):
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    pieces = state_of(request).registry.pieces(openmetrics=answer.openmetrics)
+    return await _send(request, pieces, answer.headers, answer.gzip_level)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -110,13 +103,18 @@ async def _stream(
     request: web.Request, pieces: Iterable[str], content_type: str
 ) -> web.StreamResponse:
     """A large body made while it is sent, gzip-compressed when the client accepts it."""
-    headers = {"Content-Type": f"{content_type}; charset=utf-8", "Vary": "Accept-Encoding"}
-    level = GZIP_LEVEL if gzip_accepted(request.headers.get("Accept-Encoding", "")) else None
-    if level is not None:
-        headers["Content-Encoding"] = "gzip"
+    level, encoding = compression(request.headers)
+    headers = {"Content-Type": f"{content_type}; charset=utf-8", **encoding}
+    return await _send(request, pieces, headers, level)
+
+
+async def _send(
+    request: web.Request, pieces: Iterable[str], headers: dict[str, str], gzip_level: int | None
+) -> web.StreamResponse:
+    """The body in paced chunks, each written as soon as it is made."""
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
-    async for chunk in paced(pieces, gzip_level=level):
+    async for chunk in paced(pieces, gzip_level=gzip_level):
         await response.write(chunk)
     await response.write_eof()
     return response
