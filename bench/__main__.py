@@ -15,6 +15,7 @@ from bench import (
     image_size,
     memory,
     soak,
+    status_api,
     suite,
 )
 
@@ -28,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "image": image_size.main,
     "http": http.main,
     "heartbeat": heartbeat.main,
+    "status": status_api.main,
 }
 
 

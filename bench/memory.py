@@ -39,10 +39,8 @@ DEFAULTS = {
 }
 
 
-def bytes_per_result(rounds: int = 100) -> tuple[float, float]:
-    """Traced memory per ProbeResult (every probe, `rounds` times): held as objects, and
-    kept in the daemon's compressed history (by default a full ring's worth, over which
-    the job's dictionary and its last, open block are shared)."""
+def simulator_results(rounds: int) -> list[ProbeResult]:
+    """Every probe `rounds` times against one simulator target, on virtual time."""
     config = Config.model_validate({"targets": [{"name": "sim", "simulator": {"seed": 1}}]})
     target_config = config.targets[0]
 
@@ -55,10 +53,17 @@ def bytes_per_result(rounds: int = 100) -> tuple[float, float]:
                 found.append(await run_probe(target, probe, settings))
         return found
 
+    return run_virtual(results())
+
+
+def bytes_per_result(rounds: int = 100) -> tuple[float, float]:
+    """Traced memory per ProbeResult (every probe, `rounds` times): held as objects, and
+    kept in the daemon's compressed history (by default a full ring's worth, over which
+    the job's dictionary and its last, open block are shared)."""
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    held = run_virtual(results())
+    held = simulator_results(rounds)
     gc.collect()
     size = (tracemalloc.get_traced_memory()[0] - before) / len(held)
     rings = {probe: History(rounds) for probe in PROBE_NAMES}
