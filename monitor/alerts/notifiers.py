@@ -48,11 +48,15 @@ ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert in
 
 
 def iso(ts: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(ts, tz=dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    """UTC to the millisecond, written as Alertmanager writes times (Go's RFC3339Nano).
+
+    Trailing zeros of the fraction are dropped, and the point with them when none is
+    left: `12:00:00.39Z`, `12:00:00Z`. A receiver that compares our webhook payloads
+    with Alertmanager's as strings then sees the same text for the same instant.
+    """
+    moment = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+    fraction = f"{moment.microsecond // 1000:03d}".rstrip("0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -74,3 +74,12 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
     # printf '1800000000.{}' | openssl dgst -sha256 -hmac key
     expected = "7321475872b03ff21bdc2dfd86ea2d99ec29c479fbe4a77aa6acf4509505493f"
     assert signature("key", 1_800_000_000, b"{}") == f"t=1800000000,v1={expected}"
+
+
+def test_times_are_written_as_alertmanager_writes_them() -> None:
+    # Go's RFC3339Nano: no trailing zeros in the fraction, no point when none is left.
+    assert iso(T0) == "2027-01-15T08:00:00Z"
+    assert iso(T0 + 0.39) == "2027-01-15T08:00:00.39Z"
+    assert iso(T0 + 0.5) == "2027-01-15T08:00:00.5Z"
+    assert iso(T0 + 0.125) == "2027-01-15T08:00:00.125Z"
+    assert iso(T0 + 0.0129) == "2027-01-15T08:00:00.012Z"
