@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from bench import (
     campaign,
     convergence,
+    cpu_breakdown,
     daemon_load,
     detection,
     heartbeat,
@@ -25,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "detection": detection.main,
     "soak": soak.main,
     "daemon-load": daemon_load.main,
+    "cpu": cpu_breakdown.main,
     "memory": memory.main,
     "image": image_size.main,
     "http": http.main,

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,9 +103,12 @@ class Daemon:
 
 
 @contextmanager
-def running_daemon(config: Path, state_dir: Path, log_path: Path) -> Iterator[Daemon]:
-    """The daemon on a free loopback port until it serves; killed at exit if still alive."""
-    argv = [sys.executable, "-m", "monitor", "run", "--config", str(config)]
+def running_daemon(
+    config: Path, state_dir: Path, log_path: Path, launcher: Sequence[str] = ("-m", "monitor")
+) -> Iterator[Daemon]:
+    """The daemon on a free loopback port until it serves; killed at exit if still alive.
+    `launcher`: what follows the interpreter, before `run` (the monitor's CLI)."""
+    argv = [sys.executable, *launcher, "run", "--config", str(config)]
     argv += ["--listen", "127.0.0.1:0", "--state-dir", str(state_dir), "--grace", "5s"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log)

@@ -160,7 +160,8 @@ async def wait_until(
             break
         if any(at < mark < at + took for mark in marks):
             continue
-        await clock.sleep(at - clock.monotonic())
+        if (pause := at - clock.monotonic()) > 0:  # a read due now is made now, not a
+            await clock.sleep(pause)  # loop turn later (the first one, after the ack)
         started = max(clock.monotonic(), at)  # a timer may fire a rounding error early
         value = await read()
         took = clock.monotonic() - started

@@ -1,0 +1,94 @@
+"""The daemon with counters, for `bench cpu`: `python -m bench.counted_daemon OUT [--sparse] ARGS`.
+
+Runs `consistency-monitor ARGS` after wrapping a few functions to count what a run
+costs the event loop: loop turns (`_run_once`), turns that slept in `epoll_wait`,
+Backend reads through the simulator adapter, and recorded results. On SIGUSR1 it
+writes the counters so far, with the process's CPU time, as one JSON line to OUT, so
+the bench can take the difference over a window that excludes start-up.
+
+`--sparse` replaces the convergence wait's dense read window (14 reads, 1 ms apart at
+the least) with 2 reads at least 10 ms apart: an experiment that measures what the
+dense reads cost, not a setting the monitor has.
+"""
+
+from __future__ import annotations
+
+import asyncio.base_events
+import asyncio.selector_events
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from monitor.probes import _convergence
+from monitor.recorder import Recorder
+from monitor.targets.simulator import SimBackendSide
+
+COUNTS: Counter[str] = Counter()
+
+
+def _counted(owner: type, name: str, key: str) -> None:
+    original = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        COUNTS[key] += 1
+        return original(*args, **kwargs)
+
+    setattr(owner, name, wrapper)
+
+
+def _slept(selector: Any) -> None:
+    """Count the loop turns that block: a timeout above 0 is a sleep and a wake-up."""
+    original = selector.select
+
+    def select(timeout: float | None = None) -> Any:
+        if timeout is None or timeout > 0:
+            COUNTS["sleeps"] += 1
+        return original(timeout)
+
+    selector.select = select
+
+
+def install(sparse: bool) -> None:
+    _counted(asyncio.base_events.BaseEventLoop, "_run_once", "turns")
+    _counted(Recorder, "record", "runs")
+    for read in ("get_user", "count_users", "get_dependents"):
+        _counted(SimBackendSide, read, "reads")
+    loop_class = asyncio.selector_events.BaseSelectorEventLoop
+    original_init = loop_class.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        _slept(self._selector)
+
+    loop_class.__init__ = init  # type: ignore[method-assign]
+    if sparse:
+        _convergence.DENSE_READS = 2
+        _convergence.MIN_GAP = 0.01
+
+
+def snapshot(out: Path) -> None:
+    line = {"at": time.monotonic(), "cpu": time.process_time(), **COUNTS}
+    with out.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    args = sys.argv[2:]
+    sparse = int(bool(args) and args[0] == "--sparse")
+    install(bool(sparse))
+    signal.signal(signal.SIGUSR1, lambda *_: snapshot(out))
+    from monitor.cli import main as monitor_main
+
+    sys.argv = ["consistency-monitor", *args[sparse:]]
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    monitor_main()
+
+
+if __name__ == "__main__":
+    main()

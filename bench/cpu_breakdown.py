@@ -1,0 +1,222 @@
+"""Where the daemon's CPU goes at 100 simulator targets × 10 probes at 30 s.
+
+python -m bench cpu [--minutes 2] [--repeat 3] [--targets 100] [--write]
+
+`bench daemon-load` says how much CPU the daemon takes; this says what for. The daemon
+runs as a child process with counters (`bench.counted_daemon`): over a window after
+warm-up it reports CPU per recorded run, event-loop turns per run, turns that slept
+(each one a wake-up), and Backend reads per run. Two variants alternate, each a fresh
+daemon per repeat:
+
+- `as shipped`: the monitor as it is;
+- `sparse reads`: the convergence wait's dense window cut from 14 reads at least 1 ms
+  apart to 2 at least 10 ms apart, an experiment (not a setting) that measures what the
+  dense reads, which issue 3's accuracy aim pays for, cost in CPU.
+
+With `perf` on the machine, the first `as shipped` window is also sampled by
+`perf record` (499 Hz), and the report gives the share of the daemon's CPU spent in
+the interpreter, in the kernel (wake-ups, syscalls) and elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.daemon_load import DEFAULTS, SIMULATOR, wait_every_job_ran
+from bench.daemon_proc import (
+    RESULTS,
+    cpu_seconds,
+    loadavg,
+    running_daemon,
+    sim_targets,
+    wakeups,
+    write_config,
+)
+from bench.report import machine, spread, write_section
+
+VARIANTS = {"as shipped": [], "sparse reads": ["--sparse"]}
+DSO = re.compile(r"^\s*([\d.]+)%\s+(\S+)", re.MULTILINE)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench cpu", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--minutes", type=float, default=2.0, help="measured window (2)")
+    parser.add_argument("--warm-up", type=float, default=45.0, help="seconds not measured (45)")
+    parser.add_argument("--repeat", type=int, default=3, help="windows per variant (3)")
+    parser.add_argument("--targets", type=int, default=100, help="simulator targets (100)")
+    parser.add_argument("--name", default="cpu", help="file stem under bench/results/")
+    parser.add_argument("--write", action="store_true", help="rewrite BENCHMARKS.md's section")
+    return parser.parse_args(list(argv))
+
+
+def window(variant: str, args: argparse.Namespace, profile: bool) -> dict[str, Any]:
+    """One fresh daemon of `variant`: the counters' differences over the window."""
+    stem = f"{args.name}-{variant.replace(' ', '-')}"
+    config = write_config(
+        RESULTS / f"{stem}.yaml", sim_targets(args.targets, **SIMULATOR), DEFAULTS
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = Path(tmp) / "counts.jsonl"
+        launcher = ["-m", "bench.counted_daemon", str(counts), *VARIANTS[variant]]
+        with running_daemon(
+            config, RESULTS / f"{stem}.state", RESULTS / f"{stem}.monitor.log", launcher
+        ) as daemon:
+            wait_every_job_ran(daemon, within=120)
+            time.sleep(max(0.0, args.warm_up - 30))
+            before = (cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic())
+            daemon.process.send_signal(signal.SIGUSR1)
+            seconds = args.minutes * 60
+            shares = perf_shares(daemon.pid, seconds, Path(tmp)) if profile else None
+            if shares is None:
+                time.sleep(seconds)
+            after = (cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic())
+            daemon.process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            code, _ = daemon.stop()
+            if code != 0:
+                raise RuntimeError(f"the daemon exited {code}; log:\n{daemon.log()}")
+        first, last = (json.loads(line) for line in counts.read_text().splitlines()[:2])
+    elapsed = after[2] - before[2]
+    runs = last["runs"] - first["runs"]
+    return {
+        "variant": variant,
+        "seconds": elapsed,
+        "cpu_share": (after[0] - before[0]) / elapsed,
+        "runs_per_second": runs / elapsed,
+        "cpu_per_run": (last["cpu"] - first["cpu"]) / runs,
+        "turns_per_run": (last["turns"] - first["turns"]) / runs,
+        "sleeps_per_run": (last["sleeps"] - first["sleeps"]) / runs,
+        "reads_per_run": (last["reads"] - first["reads"]) / runs,
+        "wakeups_per_second": (after[1] - before[1]) / elapsed,
+        "loadavg": loadavg(),
+        "perf": shares,
+    }
+
+
+def perf_shares(pid: int, seconds: float, tmp: Path) -> dict[str, float] | None:
+    """`perf record` of the process for `seconds`: percent of samples per binary."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return None
+    data = tmp / "perf.data"
+    record = [perf, "record", "-F", "499", "-p", str(pid), "-o", str(data), "--"]
+    subprocess.run([*record, "sleep", str(seconds)], capture_output=True, check=True)
+    report = subprocess.run(
+        [perf, "report", "-i", str(data), "--sort", "dso", "--stdio", "-g", "none"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    shares: dict[str, float] = {}
+    for percent, dso in DSO.findall(report):
+        shares[dso] = shares.get(dso, 0.0) + float(percent)
+    return shares
+
+
+def summarise(windows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    keys = ("cpu_share", "runs_per_second", "cpu_per_run", "turns_per_run", "sleeps_per_run")
+    keys += ("reads_per_run", "wakeups_per_second")
+    return {
+        variant: {k: [w[k] for w in windows if w["variant"] == variant] for k in keys}
+        for variant in VARIANTS
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    s = summarise(result["windows"])
+    shipped, sparse = s["as shipped"], s["sparse reads"]
+    rows = [
+        ("CPU, % of one core", "cpu_share", "%", 100.0, 1),
+        ("recorded runs per second", "runs_per_second", "", 1.0, 1),
+        ("CPU per run, ms", "cpu_per_run", "", 1000.0, 2),
+        ("event-loop turns per run", "turns_per_run", "", 1.0, 1),
+        ("of which slept (a wake-up)", "sleeps_per_run", "", 1.0, 1),
+        ("Backend reads per run", "reads_per_run", "", 1.0, 1),
+        ("voluntary context switches per second", "wakeups_per_second", "", 1.0, 0),
+    ]
+    table = ["| figure | as shipped | sparse reads |", "|---|---|---|"]
+    for label, key, unit, scale, digits in rows:
+        cells = (spread(v[key], unit, scale, digits) for v in (shipped, sparse))
+        table.append(f"| {label} | " + " | ".join(cells) + " |")
+    saved = 1 - statistics.median(sparse["cpu_share"]) / statistics.median(shipped["cpu_share"])
+    reads = statistics.median(shipped["reads_per_run"]) - statistics.median(sparse["reads_per_run"])
+    perf = next((w["perf"] for w in result["windows"] if w["perf"]), None)
+    if perf:
+        python = sum(v for k, v in perf.items() if "libpython" in k or k.startswith("python"))
+        kernel = perf.get("[kernel.kallsyms]", 0.0)
+        where = "the interpreter's" if python > kernel else "the kernel's"
+        profile = (
+            f"`perf record` over the first `as shipped` window: **{python:.0f} %** of the "
+            f"daemon's CPU samples are in the interpreter (libpython), {kernel:.0f} % in "
+            f"the kernel (wake-ups and syscalls included) and {100 - python - kernel:.0f} % "
+            "in C libraries and extension modules (libc, zlib, `_asyncio`, `_heapq`, …): "
+            f"the CPU is mostly {where} work."
+        )
+    else:
+        profile = "`perf` was not on this machine: no profile by binary."
+    m = result["machine"]
+    return f"""## Where the daemon's CPU goes
+
+{result["targets"]} simulator targets × every probe (10) at 30 s, as in `bench daemon-load`,
+the daemon as a child process with counters (`bench.counted_daemon`); after
+warm-up, a {result["minutes"]:g}-min window; {result["repeat"]} windows per variant,
+alternating, each a fresh daemon. Figures are the median (min-max) of the windows. The
+`sparse reads` variant is an experiment, not a setting: the convergence wait's dense
+window cut from 14 reads at least 1 ms apart to 2 at least 10 ms apart.
+
+{chr(10).join(table)}
+
+Cutting {reads:.1f} Backend reads per run (the dense window) changes the daemon's CPU
+by **{-saved * 100:+.0f} %** (medians). {profile}
+
+A run is spread over about {statistics.median(shipped["turns_per_run"]):.0f} turns of
+the event loop: every simulated latency, sync delivery and read is a timer, and every
+timer takes a turn to fire and another to resume the task that waited on it.
+
+Load during the windows (1-min loadavg): median {statistics.median(result["loads"]):.2f}.
+Machine: {m["nproc"]} CPUs ({m["cpu"]}), {m["python"]}; date {m["date"]}.
+Command: `python -m bench cpu --write`; raw figures in `bench/results/{result["name"]}.json`.
+"""
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    windows = []
+    for repeat in range(args.repeat):
+        for variant in VARIANTS:
+            w = window(variant, args, profile=repeat == 0 and variant == "as shipped")
+            print(
+                f"{variant}: cpu {w['cpu_share'] * 100:.1f} %, {w['cpu_per_run'] * 1000:.2f} ms"
+                f"/run, {w['turns_per_run']:.1f} turns/run, {w['reads_per_run']:.1f} reads/run",
+                flush=True,
+            )
+            windows.append(w)
+    result = {
+        "name": args.name,
+        "targets": args.targets,
+        "minutes": args.minutes,
+        "repeat": args.repeat,
+        "windows": windows,
+        "loads": [w["loadavg"] for w in windows],
+        "machine": machine(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    text = render(result)
+    print(text)
+    if args.write:
+        write_section(args.name, text)
+    return 0
