@@ -222,7 +222,9 @@ with 2 targets {series["two"]}: one target with all ten probes adds
 (`bench.daemon_proc.wakeup_cost`: the median of 5 × 2 s of such waits; the cost grows
 with the wait, as a longer sleep leaves colder caches); the daemon
 wakes once per timer that is due alone (convergence reads, simulated latencies, sync
-deliveries), so that cost scales with the reads the accuracy aim needs. A scrape costs
+deliveries), so that cost scales with the reads the accuracy aim needs. It is the
+smaller part: the interpreter's work per run is most of the CPU (`python -m bench cpu`,
+"Where the daemon's CPU goes", splits it). A scrape costs
 about {per_sample:.1f} µs per sample end to end at
 {biggest["targets"]} targets. The history ring (`server.history`, 100 results per job)
 fills in 50 minutes at 30 s{ring_state}:
