@@ -1,4 +1,5 @@
-"""The daemon with counters, for `bench cpu`: `python -m bench.counted_daemon OUT [--sparse] ARGS`.
+"""The daemon with counters, for `bench cpu`:
+`python -m bench.counted_daemon OUT [--sparse | --profile] ARGS`.
 
 Runs `consistency-monitor ARGS` after wrapping a few functions to count what a run
 costs the event loop: loop turns (`_run_once`), turns that slept in `epoll_wait`,
@@ -8,13 +9,15 @@ the bench can take the difference over a window that excludes start-up.
 
 `--sparse` replaces the convergence wait's dense read window (14 reads, 1 ms apart at
 the least) with 2 reads at least 10 ms apart: an experiment that measures what the
-dense reads cost, not a setting the monitor has.
+dense reads cost, not a setting the monitor has. `--profile` runs cProfile from the
+first SIGUSR1 to the second and writes its statistics to OUT with `.prof` appended.
 """
 
 from __future__ import annotations
 
 import asyncio.base_events
 import asyncio.selector_events
+import cProfile
 import json
 import os
 import signal
@@ -71,21 +74,29 @@ def install(sparse: bool) -> None:
         _convergence.MIN_GAP = 0.01
 
 
-def snapshot(out: Path) -> None:
+def snapshot(out: Path, profiler: cProfile.Profile | None) -> None:
     line = {"at": time.monotonic(), "cpu": time.process_time(), **COUNTS}
     with out.open("a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
+    if profiler is not None:
+        if COUNTS["snapshots"] == 0:
+            profiler.enable()
+        else:
+            profiler.disable()
+            profiler.dump_stats(f"{out}.prof")
+    COUNTS["snapshots"] += 1
 
 
 def main() -> None:
     out = Path(sys.argv[1])
     args = sys.argv[2:]
-    sparse = int(bool(args) and args[0] == "--sparse")
-    install(bool(sparse))
-    signal.signal(signal.SIGUSR1, lambda *_: snapshot(out))
+    option = args[0] if args and args[0] in ("--sparse", "--profile") else None
+    install(option == "--sparse")
+    profiler = cProfile.Profile() if option == "--profile" else None
+    signal.signal(signal.SIGUSR1, lambda *_: snapshot(out, profiler))
     from monitor.cli import main as monitor_main
 
-    sys.argv = ["consistency-monitor", *args[sparse:]]
+    sys.argv = ["consistency-monitor", *args[option is not None :]]
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     monitor_main()
 

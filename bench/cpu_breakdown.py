@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pstats
 import re
 import shutil
 import signal
@@ -67,15 +68,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def window(variant: str, args: argparse.Namespace, profile: bool) -> dict[str, Any]:
-    """One fresh daemon of `variant`: the counters' differences over the window."""
+def window(
+    variant: str, args: argparse.Namespace, profile: bool, flags: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """One fresh daemon of `variant` (its flags to `bench.counted_daemon`): the counters'
+    differences over the window, and the shares of cProfile's components when profiled."""
     stem = f"{args.name}-{variant.replace(' ', '-')}"
     config = write_config(
         RESULTS / f"{stem}.yaml", sim_targets(args.targets, **SIMULATOR), DEFAULTS
     )
     with tempfile.TemporaryDirectory() as tmp:
         counts = Path(tmp) / "counts.jsonl"
-        launcher = ["-m", "bench.counted_daemon", str(counts), *VARIANTS[variant]]
+        launcher = ["-m", "bench.counted_daemon", str(counts), *(flags or VARIANTS[variant])]
         with running_daemon(
             config, RESULTS / f"{stem}.state", RESULTS / f"{stem}.monitor.log", launcher
         ) as daemon:
@@ -94,6 +98,8 @@ def window(variant: str, args: argparse.Namespace, profile: bool) -> dict[str, A
             if code != 0:
                 raise RuntimeError(f"the daemon exited {code}; log:\n{daemon.log()}")
         first, last = (json.loads(line) for line in counts.read_text().splitlines()[:2])
+        profiled = Path(f"{counts}.prof")
+        components = component_shares(profiled) if profiled.exists() else None
     elapsed = after[2] - before[2]
     runs = last["runs"] - first["runs"]
     return {
@@ -108,6 +114,7 @@ def window(variant: str, args: argparse.Namespace, profile: bool) -> dict[str, A
         "wakeups_per_second": (after[1] - before[1]) / elapsed,
         "loadavg": loadavg(),
         "perf": shares,
+        "components": components,
     }
 
 
@@ -128,6 +135,47 @@ def perf_shares(pid: int, seconds: float, tmp: Path) -> dict[str, float] | None:
     shares: dict[str, float] = {}
     for percent, dso in DSO.findall(report):
         shares[dso] = shares.get(dso, 0.0) + float(percent)
+    return shares
+
+
+# (label, file path suffix, function): cumulative time under cProfile, as a share of the
+# loop's busy time (its turns less the time blocked in epoll). An "of which" row is part
+# of the nearest row above it that is not one; coroutines are counted per resumption.
+COMPONENTS = (
+    ("probe runs (everything a run does in the probe's task)", "monitor/runner.py", "run_probe"),
+    ("of which convergence waits (their reads included)", "monitor/probes/_run.py", "wait"),
+    ("of which settle reads (`hold`)", "monitor/probes/_run.py", "hold"),
+    ("recording each result", "monitor/recorder.py", "record"),
+    ("of which the history ring", "monitor/history.py", "append"),
+    ("of which the alert rules", "monitor/alerts/service.py", "on_result"),
+    ("APScheduler's wake-up and job submission", "apscheduler/schedulers/asyncio.py", "wakeup"),
+    ("the simulator's sync deliveries", "monitor/sim/sync.py", "fire"),
+    ("the alert rules' timer (every job)", "monitor/alerts/service.py", "_every"),
+)
+
+
+EPOLL = "<method 'poll' of 'select.epoll' objects>"
+
+
+def component_shares(path: Path) -> dict[str, float]:
+    """Each component's share of the loop's busy time in a cProfile dump, and the loop's
+    own share (its turns less the callbacks and tasks it ran)."""
+    table = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+
+    def cumulative(suffix: str, name: str) -> float:
+        return sum(
+            v[3] for (file, _, func), v in table.items() if func == name and file.endswith(suffix)
+        )
+
+    poll = sum(
+        v[2]
+        for (_, _, func), v in table.items()
+        if func == "<method 'poll' of 'select.epoll' objects>"
+    )
+    busy = cumulative("asyncio/base_events.py", "_run_once") - poll
+    shares = {label: cumulative(suffix, name) / busy for label, suffix, name in COMPONENTS}
+    ran = cumulative("asyncio/events.py", "_run")
+    shares["the event loop's own work (turns, timers, epoll calls)"] = (busy - ran) / busy
     return shares
 
 
@@ -178,6 +226,21 @@ def render(result: dict[str, Any]) -> str:
     else:
         profile = "`perf` was not on this machine: no profile by binary."
     m = result["machine"]
+    profiled = (result.get("profiled") or {}).get("components")
+    if profiled:
+        lines = [
+            "**By component** (one more `as shipped` window under cProfile, which slows",
+            "call-heavy code more than the rest, so these are indications, not measures:",
+            "each row's cumulative time as a share of the loop's busy time; rows starting",
+            '"of which" are part of the nearest row above them that does not):',
+            "",
+            "| component | share of busy time |",
+            "|---|---|",
+        ]
+        lines += [f"| {label} | {share * 100:.0f} % |" for label, share in profiled.items()]
+        components = "\n".join(lines) + "\n"
+    else:
+        components = ""
     return f"""## Where the daemon's CPU goes
 
 {result["targets"]} simulator targets × every probe (10) at 30 s, as in `bench daemon-load`,
@@ -200,6 +263,7 @@ A run is spread over about {statistics.median(shipped["turns_per_run"]):.0f} tur
 the event loop: every simulated latency, sync delivery and read is a timer, and every
 timer takes a turn to fire and another to resume the task that waited on it.
 
+{components}
 Load during the windows (1-min loadavg): median {statistics.median(result["loads"]):.2f}.
 Machine: {m["nproc"]} CPUs ({m["cpu"]}), {m["python"]}; date {m["date"]}.
 Command: `python -m bench cpu --write`; raw figures in `bench/results/{result["name"]}.json`.
@@ -220,12 +284,14 @@ def main(argv: Sequence[str]) -> int:
                 flush=True,
             )
             windows.append(w)
+    profiled = window("profiled", args, profile=False, flags=["--profile"])
     result = {
         "name": args.name,
         "targets": args.targets,
         "minutes": args.minutes,
         "repeat": args.repeat,
         "windows": windows,
+        "profiled": profiled,
         "loads": [w["loadavg"] for w in windows],
         "machine": machine(),
     }
