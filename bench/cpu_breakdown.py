@@ -69,10 +69,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def window(
-    variant: str, args: argparse.Namespace, profile: bool, flags: Sequence[str] | None = None
+    variant: str, args: argparse.Namespace, perf: bool, flags: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """One fresh daemon of `variant` (its flags to `bench.counted_daemon`): the counters'
-    differences over the window, and the shares of cProfile's components when profiled."""
+    differences over the window; with `perf`, `perf record`'s split by binary; under
+    `--profile`, the shares of cProfile's components."""
     stem = f"{args.name}-{variant.replace(' ', '-')}"
     config = write_config(
         RESULTS / f"{stem}.yaml", sim_targets(args.targets, **SIMULATOR), DEFAULTS
@@ -88,7 +89,7 @@ def window(
             before = (cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic())
             daemon.process.send_signal(signal.SIGUSR1)
             seconds = args.minutes * 60
-            shares = perf_shares(daemon.pid, seconds, Path(tmp)) if profile else None
+            shares = perf_shares(daemon.pid, seconds, Path(tmp)) if perf else None
             if shares is None:
                 time.sleep(seconds)
             after = (cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic())
@@ -277,14 +278,14 @@ def main(argv: Sequence[str]) -> int:
     windows = []
     for repeat in range(args.repeat):
         for variant in VARIANTS:
-            w = window(variant, args, profile=repeat == 0 and variant == "as shipped")
+            w = window(variant, args, perf=repeat == 0 and variant == "as shipped")
             print(
                 f"{variant}: cpu {w['cpu_share'] * 100:.1f} %, {w['cpu_per_run'] * 1000:.2f} ms"
                 f"/run, {w['turns_per_run']:.1f} turns/run, {w['reads_per_run']:.1f} reads/run",
                 flush=True,
             )
             windows.append(w)
-    profiled = window("profiled", args, profile=False, flags=["--profile"])
+    profiled = window("profiled", args, perf=False, flags=["--profile"])
     result = {
         "name": args.name,
         "targets": args.targets,

@@ -22,6 +22,7 @@ import aiohttp
 
 from monitor.alerts.engine import Alert, Notification
 from monitor.metric_types import Counter
+from monitor.results import utc_iso
 
 log = logging.getLogger("monitor.alerts")
 
@@ -48,15 +49,11 @@ ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert in
 
 
 def iso(ts: float) -> str:
-    """UTC to the millisecond, written as Alertmanager writes times (Go's RFC3339Nano).
-
-    Trailing zeros of the fraction are dropped, and the point with them when none is
-    left: `12:00:00.39Z`, `12:00:00Z`. A receiver that compares our webhook payloads
-    with Alertmanager's as strings then sees the same text for the same instant.
-    """
-    moment = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
-    fraction = f"{moment.microsecond // 1000:03d}".rstrip("0")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+    """`utc_iso` written as Alertmanager writes times (Go's RFC3339Nano): trailing zeros
+    of the fraction are dropped, and the point with them when none is left
+    (`12:00:00.39Z`, `12:00:00Z`), so a receiver that compares our webhook payloads with
+    Alertmanager's as strings sees the same text for the same instant."""
+    return utc_iso(ts)[:-1].rstrip("0").rstrip(".") + "Z"
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
