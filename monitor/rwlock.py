@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 
 class SharedExclusiveLock:
-    """Many shared holders or one exclusive holder; a waiting exclusive blocks new shared ones."""
+    """Many shared holders or one exclusive holder; a waiting exclusive blocks new shared ones.
+
+    Taking a free lock does not yield, and releasing never does: on one event loop the
+    state changes between awaits are atomic, so no inner lock is needed, and a release
+    that cannot be interrupted needs no shielded task (one per probe run, before).
+    """
 
     def __init__(self) -> None:
-        self._cond = asyncio.Condition()
         self._shared = 0
         self._exclusive = False
         self._waiting_exclusive = 0
+        self._waiters: list[asyncio.Future[None]] = []
 
     @asynccontextmanager
     async def hold(self, *, exclusive: bool) -> AsyncIterator[None]:
@@ -22,26 +27,37 @@ class SharedExclusiveLock:
         try:
             yield
         finally:
-            await asyncio.shield(self._release(exclusive))
-
-    async def _take_shared(self) -> None:
-        async with self._cond:
-            await self._cond.wait_for(lambda: not self._exclusive and not self._waiting_exclusive)
-            self._shared += 1
-
-    async def _take_exclusive(self) -> None:
-        async with self._cond:
-            self._waiting_exclusive += 1
-            try:
-                await self._cond.wait_for(lambda: not self._exclusive and not self._shared)
-            finally:
-                self._waiting_exclusive -= 1
-            self._exclusive = True
-
-    async def _release(self, exclusive: bool) -> None:
-        async with self._cond:
             if exclusive:
                 self._exclusive = False
             else:
                 self._shared -= 1
-            self._cond.notify_all()
+            self._wake()
+
+    async def _take_shared(self) -> None:
+        await self._until(lambda: not self._exclusive and not self._waiting_exclusive)
+        self._shared += 1
+
+    async def _take_exclusive(self) -> None:
+        self._waiting_exclusive += 1
+        try:
+            await self._until(lambda: not self._exclusive and not self._shared)
+        except BaseException:  # cancelled: the shared takers it held back may go now
+            self._waiting_exclusive -= 1
+            self._wake()
+            raise
+        self._waiting_exclusive -= 1
+        self._exclusive = True
+
+    async def _until(self, free: Callable[[], bool]) -> None:
+        while not free():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)

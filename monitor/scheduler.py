@@ -256,23 +256,21 @@ class ProbeScheduler:
     # -- running ----------------------------------------------------------------------
 
     async def _run(self, jid: str) -> None:
-        """The job function: runs in its own task so shutdown, not APScheduler, decides."""
+        """The job function, in the task APScheduler made for it. Shutdown, not
+        APScheduler, decides when a run stops: a run it cancels ends here, quietly
+        (APScheduler would log the cancellation as a job error)."""
         spec = self._specs.get(jid)
-        if spec is None or self._stopping:
+        task = asyncio.current_task()
+        if spec is None or self._stopping or task is None:
             return
-        task = asyncio.get_running_loop().create_task(self._run_once(spec))
         self._runs[task] = spec.target
-        task.add_done_callback(self._forget_run)
         try:
-            await asyncio.shield(task)
+            await self._run_once(spec)
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
+            if not self._stopping:
                 raise
-            # Only the run was cancelled (shutdown, after its grace): no job error to log.
-
-    def _forget_run(self, task: asyncio.Task[None]) -> None:
-        self._runs.pop(task, None)
+        finally:
+            del self._runs[task]
 
     async def _run_once(self, spec: JobSpec) -> None:
         target = self._targets[spec.target]

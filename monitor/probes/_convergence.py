@@ -152,17 +152,27 @@ async def wait_until(
     in between could then be proven neither late nor there in time.
     """
     reads, after, took = 0, 0.0, 0.0
-    marks = (deadline,) if checkpoint is None else (acked + checkpoint, deadline)
+    mark = deadline if checkpoint is None else acked + checkpoint
     value: T | None = None
-    for planned in _not_overtaken(_read_times(pacer, acked, deadline, checkpoint), clock):
-        at = max(deadline if reads == MAX_READS - 1 else planned, clock.monotonic())
+    times = _read_times(pacer, acked, deadline, checkpoint)
+    planned = next(times)
+    for following in itertools.chain(times, (math.inf,)):
+        now = clock.monotonic()
+        # a read whose successor is due already is left out: a read made now serves both
+        if following <= now:
+            planned = following
+            continue
+        at = max(deadline if reads == MAX_READS - 1 else planned, now)
+        planned = following
         if at > deadline:
             break
-        if any(at < mark < at + took for mark in marks):
+        # a read that would still be running at the checkpoint or the deadline
+        if at < mark < at + took or at < deadline < at + took:
             continue
-        if (pause := at - clock.monotonic()) > 0:  # a read due now is made now, not a
-            await clock.sleep(pause)  # loop turn later (the first one, after the ack)
-        started = max(clock.monotonic(), at)  # a timer may fire a rounding error early
+        if (pause := at - now) > 0:  # a read due now is made now, not a loop turn later
+            await clock.sleep(pause)
+            now = clock.monotonic()
+        started = max(now, at)  # a timer may fire a rounding error early
         value = await read()
         took = clock.monotonic() - started
         reads += 1
@@ -186,14 +196,6 @@ def _read_times(
             break
         yield acked + offset
     yield deadline
-
-
-def _not_overtaken(times: Iterator[float], clock: Clock) -> Iterator[float]:
-    """The read times less each one whose successor is due already: a read made now
-    serves both, where reading for each would only repeat it."""
-    for planned, following in itertools.pairwise(itertools.chain(times, [math.inf])):
-        if following > clock.monotonic():
-            yield planned
 
 
 def _with_checkpoint(offsets: Iterator[float], checkpoint: float | None) -> Iterator[float]:

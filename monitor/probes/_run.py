@@ -262,9 +262,13 @@ class ProbeRun:
     # -- cleanup ----------------------------------------------------------------------
 
     async def _clean_up(self) -> None:
-        task = asyncio.ensure_future(
-            asyncio.wait_for(self._delete_all(), self.settings.cleanup_deadline)
-        )
+        """Delete what is left in a task of its own, shielded from the run's cancellation
+        (only when something is left: most runs delete their users themselves)."""
+        self.target.on_cleanup(list(self._users))
+        left = [u for u in self._users if u not in self._deleted]
+        if not left:
+            return
+        task = asyncio.ensure_future(self._delete_all(left))
         self.target.cleanups.add(task)
         task.add_done_callback(self.target.cleanups.discard)
         try:
@@ -273,16 +277,19 @@ class ProbeRun:
             last = f"; last error: {self._cleanup_problem}" if self._cleanup_problem else ""
             self._cleanup_failed(f"timed out after {self.settings.cleanup_deadline:g} s{last}")
 
-    async def _delete_all(self) -> None:
-        """Delete every user the run created and did not delete, a few at a time."""
-        self.target.on_cleanup(list(self._users))
-        limit = asyncio.Semaphore(self.target.max_concurrency)
+    async def _delete_all(self, users: list[str]) -> None:
+        """Delete `users`, a few at a time, within the cleanup deadline."""
+        async with asyncio.timeout(self.settings.cleanup_deadline):
+            if len(users) == 1:
+                await self._delete_with_retry(users[0])
+                return
+            limit = asyncio.Semaphore(self.target.max_concurrency)
 
-        async def delete(user_id: str) -> None:
-            async with limit:
-                await self._delete_with_retry(user_id)
+            async def delete(user_id: str) -> None:
+                async with limit:
+                    await self._delete_with_retry(user_id)
 
-        await asyncio.gather(*(delete(u) for u in self._users if u not in self._deleted))
+            await asyncio.gather(*(delete(u) for u in users))
 
     async def _delete_with_retry(self, user_id: str) -> None:
         """Retry until the user is gone or the cleanup deadline cuts it short: a failing
