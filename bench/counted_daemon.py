@@ -1,5 +1,5 @@
 """The daemon with counters, for `bench cpu`:
-`python -m bench.counted_daemon OUT [--sparse | --profile] ARGS`.
+`python -m bench.counted_daemon OUT [--sparse | --no-probe-work | --profile] ARGS`.
 
 Runs `consistency-monitor ARGS` after wrapping a few functions to count what a run
 costs the event loop: loop turns (`_run_once`), turns that slept in `epoll_wait`,
@@ -9,7 +9,10 @@ the bench can take the difference over a window that excludes start-up.
 
 `--sparse` replaces the convergence wait's dense read window (14 reads, 1 ms apart at
 the least) with 2 reads at least 10 ms apart: an experiment that measures what the
-dense reads cost, not a setting the monitor has. `--profile` runs cProfile from the
+dense reads cost, not a setting the monitor has. `--no-probe-work` makes every run
+return a passing result at once, without touching its target: another experiment, which
+measures what the daemon costs around the probes (APScheduler, the scheduler, recording
+a result, the alert rules, the event loop). `--profile` runs cProfile from the
 first SIGUSR1 to the second and writes its statistics to OUT with `.prof` appended.
 """
 
@@ -27,11 +30,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from monitor import scheduler
 from monitor.probes import _convergence
 from monitor.recorder import Recorder
+from monitor.results import ProbeResult
+from monitor.settings import ProbeSettings
+from monitor.targets.base import Target
 from monitor.targets.simulator import SimBackendSide
 
 COUNTS: Counter[str] = Counter()
+OPTIONS = ("--sparse", "--no-probe-work", "--profile")
 
 
 def _counted(owner: type, name: str, key: str) -> None:
@@ -56,7 +64,12 @@ def _slept(selector: Any) -> None:
     selector.select = select
 
 
-def install(sparse: bool) -> None:
+async def _passing(target: Target, probe: str, settings: ProbeSettings) -> ProbeResult:
+    """A run that does no probe work: a pass, recorded like any other result."""
+    return ProbeResult(target.name, probe, "pass", target.clock.wall(), 0.0)
+
+
+def install(option: str | None) -> None:
     _counted(asyncio.base_events.BaseEventLoop, "_run_once", "turns")
     _counted(Recorder, "record", "runs")
     for read in ("get_user", "count_users", "get_dependents"):
@@ -69,9 +82,11 @@ def install(sparse: bool) -> None:
         _slept(self._selector)
 
     loop_class.__init__ = init  # type: ignore[method-assign]
-    if sparse:
+    if option == "--sparse":
         _convergence.DENSE_READS = 2
         _convergence.MIN_GAP = 0.01
+    if option == "--no-probe-work":
+        scheduler.run_probe = _passing  # type: ignore[attr-defined]
 
 
 def snapshot(out: Path, profiler: cProfile.Profile | None) -> None:
@@ -90,8 +105,8 @@ def snapshot(out: Path, profiler: cProfile.Profile | None) -> None:
 def main() -> None:
     out = Path(sys.argv[1])
     args = sys.argv[2:]
-    option = args[0] if args and args[0] in ("--sparse", "--profile") else None
-    install(option == "--sparse")
+    option = args[0] if args and args[0] in OPTIONS else None
+    install(option)
     profiler = cProfile.Profile() if option == "--profile" else None
     signal.signal(signal.SIGUSR1, lambda *_: snapshot(out, profiler))
     from monitor.cli import main as monitor_main
