@@ -22,25 +22,26 @@ async def test_shared_holders_overlap() -> None:
     assert log == ["+a", "+b", "-a", "-b"]
 
 
+async def _queued(
+    lock: SharedExclusiveLock, log: list[str]
+) -> tuple[asyncio.Task[None], asyncio.Task[None], asyncio.Task[None]]:
+    """A shared holder (s1), then an exclusive waiter (x), then a shared taker (s2)."""
+    tasks = []
+    for name, exclusive in (("s1", False), ("x", True), ("s2", False)):
+        tasks.append(asyncio.create_task(_hold(lock, log, name, exclusive)))
+        await asyncio.sleep(0)
+    return tasks[0], tasks[1], tasks[2]
+
+
 async def test_exclusive_waits_for_shared_and_holds_back_new_shared_ones() -> None:
     lock, log = SharedExclusiveLock(), []
-    first = asyncio.create_task(_hold(lock, log, "s1", False))
-    await asyncio.sleep(0)
-    exclusive = asyncio.create_task(_hold(lock, log, "x", True))
-    await asyncio.sleep(0)
-    late = asyncio.create_task(_hold(lock, log, "s2", False))
-    await asyncio.gather(first, exclusive, late)
+    await asyncio.gather(*await _queued(lock, log))
     assert log == ["+s1", "-s1", "+x", "-x", "+s2", "-s2"]
 
 
 async def test_a_cancelled_exclusive_waiter_lets_the_shared_ones_it_held_back_go() -> None:
     lock, log = SharedExclusiveLock(), []
-    first = asyncio.create_task(_hold(lock, log, "s1", False))
-    await asyncio.sleep(0)
-    exclusive = asyncio.create_task(_hold(lock, log, "x", True))
-    await asyncio.sleep(0)
-    late = asyncio.create_task(_hold(lock, log, "s2", False))
-    await asyncio.sleep(0)
+    first, exclusive, late = await _queued(lock, log)
     exclusive.cancel()
     with pytest.raises(asyncio.CancelledError):
         await exclusive
