@@ -111,16 +111,20 @@ def window(
         profiled = Path(f"{counts}.prof")
         components = component_shares(profiled) if profiled.exists() else None
     elapsed = after[2] - before[2]
-    runs = last["runs"] - first["runs"]
+
+    def counted(key: str) -> float:  # a counter never bumped in the window is absent
+        return float(last.get(key, 0) - first.get(key, 0))
+
+    runs = counted("runs")
     return {
         "variant": variant,
         "seconds": elapsed,
         "cpu_share": (after[0] - before[0]) / elapsed,
         "runs_per_second": runs / elapsed,
         "cpu_per_run": (last["cpu"] - first["cpu"]) / runs,
-        "turns_per_run": (last["turns"] - first["turns"]) / runs,
-        "sleeps_per_run": (last["sleeps"] - first["sleeps"]) / runs,
-        "reads_per_run": (last["reads"] - first["reads"]) / runs,
+        "turns_per_run": counted("turns") / runs,
+        "sleeps_per_run": counted("sleeps") / runs,
+        "reads_per_run": counted("reads") / runs,
         "wakeups_per_second": (after[1] - before[1]) / elapsed,
         "loadavg": loadavg(),
         "perf": shares,
