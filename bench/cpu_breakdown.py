@@ -237,9 +237,14 @@ def render(result: dict[str, Any]) -> str:
             " much is the daemon around the probes (APScheduler's wake-up and task, the"
             " scheduler, recording the result in metrics, history and alert rules, the"
             f" event loop). The probes and the simulator add {probes * 1000:.2f} ms a run;"
-            f" to meet the aim they would have to cost {max(0.0, budget - per_floor) * 1000:.2f}"
-            f" ms, {max(0.0, 1 - (budget - per_floor) / probes) * 100:.0f} % less."
         )
+        if per_floor < budget:
+            floor += (
+                f" to meet the aim they would have to cost {(budget - per_floor) * 1000:.2f}"
+                f" ms, {(1 - (budget - per_floor) / probes) * 100:.0f} % less."
+            )
+        else:
+            floor += " the daemon around them takes the whole budget already."
     perf = next((w["perf"] for w in result["windows"] if w["perf"]), None)
     if perf:
         python = sum(v for k, v in perf.items() if "libpython" in k or k.startswith("python"))
