@@ -5,8 +5,10 @@ python -m bench cpu [--minutes 2] [--repeat 3] [--targets 100] [--write]
 `bench daemon-load` says how much CPU the daemon takes; this says what for. The daemon
 runs as a child process with counters (`bench.counted_daemon`): over a window after
 warm-up it reports CPU per recorded run, event-loop turns per run, turns that slept
-(each one a wake-up), and Backend reads per run. Three variants alternate, each a
-fresh daemon per repeat:
+(each one a wake-up), and Backend reads per run. Three variants run side by side in
+each window, each a fresh daemon, so that every comparison is made on the same machine
+at the same moment (on a shared virtual machine the CPU the same work costs varies by a
+third from hour to hour):
 
 - `as shipped`: the monitor as it is;
 - `sparse reads`: the convergence wait's dense window cut from 14 reads at least 1 ms
@@ -25,6 +27,7 @@ the interpreter, in the kernel (wake-ups, syscalls) and elsewhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pstats
 import re
@@ -41,6 +44,7 @@ from typing import Any
 from bench.daemon_load import DEFAULTS, SIMULATOR, wait_every_job_ran
 from bench.daemon_proc import (
     RESULTS,
+    Daemon,
     cpu_seconds,
     loadavg,
     running_daemon,
@@ -77,39 +81,67 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def window(
-    variant: str, args: argparse.Namespace, perf: bool, flags: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """One fresh daemon of `variant` (its flags to `bench.counted_daemon`): the counters'
-    differences over the window; with `perf`, `perf record`'s split by binary; under
-    `--profile`, the shares of cProfile's components."""
-    stem = f"{args.name}-{variant.replace(' ', '-')}"
-    config = write_config(
-        RESULTS / f"{stem}.yaml", sim_targets(args.targets, **SIMULATOR), DEFAULTS
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        counts = Path(tmp) / "counts.jsonl"
-        launcher = ["-m", "bench.counted_daemon", str(counts), *(flags or VARIANTS[variant])]
-        with running_daemon(
-            config, RESULTS / f"{stem}.state", RESULTS / f"{stem}.monitor.log", launcher
-        ) as daemon:
+def windows(
+    variants: dict[str, Sequence[str]], args: argparse.Namespace, perf: str | None = None
+) -> list[dict[str, Any]]:
+    """One fresh daemon per variant (its flags to `bench.counted_daemon`), all running
+    side by side over the same window, so that each sees the same machine: the counters'
+    differences over the window; for the `perf` variant, `perf record`'s split by binary;
+    under `--profile`, the shares of cProfile's components."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        daemons: dict[str, tuple[Daemon, Path]] = {}
+        for variant, flags in variants.items():
+            stem = f"{args.name}-{variant.replace(' ', '-')}"
+            config = write_config(
+                RESULTS / f"{stem}.yaml", sim_targets(args.targets, **SIMULATOR), DEFAULTS
+            )
+            counts = tmp / f"{stem}.jsonl"
+            launcher = ["-m", "bench.counted_daemon", str(counts), *flags]
+            daemon = stack.enter_context(
+                running_daemon(
+                    config, RESULTS / f"{stem}.state", RESULTS / f"{stem}.monitor.log", launcher
+                )
+            )
+            daemons[variant] = (daemon, counts)
+        for daemon, _ in daemons.values():
             wait_every_job_ran(daemon, within=120)
-            time.sleep(max(0.0, args.warm_up - 30))
-            before = (cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic())
+        time.sleep(max(0.0, args.warm_up - 30))
+        before = {v: _sample(d) for v, (d, _) in daemons.items()}
+        for daemon, _ in daemons.values():
             daemon.process.send_signal(signal.SIGUSR1)
-            seconds = args.minutes * 60
-            shares = perf_shares(daemon.pid, seconds, Path(tmp)) if perf else None
-            if shares is None:
-                time.sleep(seconds)
-            after = (cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic())
+        seconds = args.minutes * 60
+        shares = perf_shares(daemons[perf][0].pid, seconds, tmp) if perf else None
+        if shares is None:
+            time.sleep(seconds)
+        after = {v: _sample(d) for v, (d, _) in daemons.items()}
+        for daemon, _ in daemons.values():
             daemon.process.send_signal(signal.SIGUSR1)
-            time.sleep(1.0)
+        time.sleep(1.0)
+        for daemon, _ in daemons.values():
             code, _ = daemon.stop()
             if code != 0:
                 raise RuntimeError(f"the daemon exited {code}; log:\n{daemon.log()}")
-        first, last = (json.loads(line) for line in counts.read_text().splitlines()[:2])
-        profiled = Path(f"{counts}.prof")
-        components = component_shares(profiled) if profiled.exists() else None
+        return [
+            _measured(v, counts, before[v], after[v], shares if v == perf else None)
+            for v, (_, counts) in daemons.items()
+        ]
+
+
+def _sample(daemon: Daemon) -> tuple[float, int, float]:
+    return cpu_seconds(daemon.pid), wakeups(daemon.pid), time.monotonic()
+
+
+def _measured(
+    variant: str,
+    counts: Path,
+    before: tuple[float, int, float],
+    after: tuple[float, int, float],
+    shares: dict[str, float] | None,
+) -> dict[str, Any]:
+    first, last = (json.loads(line) for line in counts.read_text().splitlines()[:2])
+    profiled = Path(f"{counts}.prof")
+    components = component_shares(profiled) if profiled.exists() else None
     elapsed = after[2] - before[2]
 
     def counted(key: str) -> float:  # a counter never bumped in the window is absent
@@ -275,12 +307,17 @@ def render(result: dict[str, Any]) -> str:
         components = "\n".join(lines) + "\n"
     else:
         components = ""
+    together = (
+        "the variants side by side in each window (each sees the same machine)"
+        if result.get("side_by_side")
+        else "alternating"
+    )
     return f"""## Where the daemon's CPU goes
 
 {result["targets"]} simulator targets × every probe (10) at 30 s, as in `bench daemon-load`,
 the daemon as a child process with counters (`bench.counted_daemon`); after
 warm-up, a {result["minutes"]:g}-min window; {result["repeat"]} windows per variant,
-alternating, each a fresh daemon. Figures are the median (min-max) of the windows. The
+{together}, each a fresh daemon. Figures are the median (min-max) of the windows. The
 `sparse reads` variant is an experiment, not a setting: the convergence wait's dense
 window cut from 14 reads at least 1 ms apart to 2 at least 10 ms apart. So is
 `probes do nothing`: every run returns a pass at once without touching its target
@@ -310,25 +347,26 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if args.from_results:
         return report(json.loads((RESULTS / f"{args.name}.json").read_text()), args.write)
-    windows = []
+    measured = []
     for repeat in range(args.repeat):
-        for variant in VARIANTS:
-            w = window(variant, args, perf=repeat == 0 and variant == "as shipped")
+        for w in windows(VARIANTS, args, perf="as shipped" if repeat == 0 else None):
             print(
-                f"{variant}: cpu {w['cpu_share'] * 100:.1f} %, {w['cpu_per_run'] * 1000:.2f} ms"
-                f"/run, {w['turns_per_run']:.1f} turns/run, {w['reads_per_run']:.1f} reads/run",
+                f"{w['variant']}: cpu {w['cpu_share'] * 100:.1f} %, "
+                f"{w['cpu_per_run'] * 1000:.2f} ms/run, {w['turns_per_run']:.1f} turns/run, "
+                f"{w['reads_per_run']:.1f} reads/run",
                 flush=True,
             )
-            windows.append(w)
-    profiled = window("profiled", args, perf=False, flags=["--profile"])
+            measured.append(w)
+    (profiled,) = windows({"profiled": ["--profile"]}, args)
     result = {
         "name": args.name,
         "targets": args.targets,
         "minutes": args.minutes,
         "repeat": args.repeat,
-        "windows": windows,
+        "side_by_side": True,
+        "windows": measured,
         "profiled": profiled,
-        "loads": [w["loadavg"] for w in windows],
+        "loads": [w["loadavg"] for w in measured],
         "machine": machine(),
     }
     RESULTS.mkdir(exist_ok=True)
