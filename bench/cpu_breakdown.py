@@ -213,11 +213,7 @@ def component_shares(path: Path) -> dict[str, float]:
             v[3] for (file, _, func), v in table.items() if func == name and file.endswith(suffix)
         )
 
-    poll = sum(
-        v[2]
-        for (_, _, func), v in table.items()
-        if func == "<method 'poll' of 'select.epoll' objects>"
-    )
+    poll = sum(v[2] for (_, _, func), v in table.items() if func == EPOLL)
     busy = cumulative("asyncio/base_events.py", "_run_once") - poll
     shares = {label: cumulative(suffix, name) / busy for label, suffix, name in COMPONENTS}
     ran = cumulative("asyncio/events.py", "_run")

@@ -42,10 +42,10 @@ class SharedExclusiveLock:
         try:
             await self._until(lambda: not self._exclusive and not self._shared)
         except BaseException:  # cancelled: the shared takers it held back may go now
-            self._waiting_exclusive -= 1
-            self._wake()
+            self._wake()  # they look again on a later turn, once this one is uncounted
             raise
-        self._waiting_exclusive -= 1
+        finally:
+            self._waiting_exclusive -= 1
         self._exclusive = True
 
     async def _until(self, free: Callable[[], bool]) -> None:

@@ -263,7 +263,7 @@ class ProbeRun:
 
     async def _clean_up(self) -> None:
         """Delete what is left in a task of its own, shielded from the run's cancellation
-        (only when something is left: most runs delete their users themselves)."""
+        (only when something is left: runs that deleted their users need none)."""
         self.target.on_cleanup(list(self._users))
         left = [u for u in self._users if u not in self._deleted]
         if not left:
@@ -280,9 +280,6 @@ class ProbeRun:
     async def _delete_all(self, users: list[str]) -> None:
         """Delete `users`, a few at a time, within the cleanup deadline."""
         async with asyncio.timeout(self.settings.cleanup_deadline):
-            if len(users) == 1:
-                await self._delete_with_retry(users[0])
-                return
             limit = asyncio.Semaphore(self.target.max_concurrency)
 
             async def delete(user_id: str) -> None:
